@@ -1,0 +1,84 @@
+"""Runners for one network behind one call: torch (CPU or CUDA) and onnxruntime (CPU).
+
+A runner takes float32 [N,3,299,299] and returns a tuple of float32 numpy arrays. `CALLS` counts forward
+passes so tests can prove a cache hit ran no network.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+CALLS = {"forward": 0}
+
+
+class Runner(Protocol):
+    name: str
+
+    def __call__(self, x: torch.Tensor) -> tuple[np.ndarray, ...]: ...
+
+
+class TorchRunner:
+    def __init__(self, module: torch.nn.Module, device: str) -> None:
+        self.device = torch.device(device)
+        self.module = module.to(self.device).eval().requires_grad_(False)
+        self.name = f"torch-{self.device.type}"
+
+    def __call__(self, x: torch.Tensor) -> tuple[np.ndarray, ...]:
+        CALLS["forward"] += 1
+        with torch.inference_mode():
+            outs = self.module(x.to(self.device))
+        return tuple(o.float().cpu().numpy() for o in outs)
+
+
+class OrtRunner:
+    def __init__(self, onnx_path: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+        self.name = "onnxruntime-cpu"
+
+    def __call__(self, x: torch.Tensor) -> tuple[np.ndarray, ...]:
+        CALLS["forward"] += 1
+        return tuple(self.session.run(None, {self.input: x.cpu().numpy()}))
+
+
+def pick(backend: str) -> str:
+    """'auto' -> torch on CUDA when present, else onnxruntime when installed, else torch on CPU."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    if torch.cuda.is_available():
+        return "torch"
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "torch"
+    return "onnxruntime"
+
+
+def export_onnx(module: torch.nn.Module, path: Path, output_names: list[str]) -> None:
+    """Export with a dynamic batch axis, atomically (a killed export leaves no half file)."""
+    import warnings
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    dummy = torch.zeros(2, 3, 299, 299)
+    axes = {name: {0: "n"} for name in ["images", *output_names]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(), (dummy,), str(tmp), input_names=["images"], output_names=output_names,
+            dynamic_axes=axes, opset_version=17, dynamo=False,
+        )  # fmt: skip
+    os.replace(tmp, path)

@@ -1,0 +1,52 @@
+"""Result records: one JSON file per scoring run in the results store, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+DEFAULT_STORE = Path("leaderboard") / "results"
+
+
+def store_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """--results, else GANBENCH_RESULTS, else leaderboard/results under the current directory."""
+    return Path(explicit or os.environ.get("GANBENCH_RESULTS") or DEFAULT_STORE)
+
+
+def _slug(text: str) -> str:
+    base = Path(text.rstrip("/")).name or text
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-")[:48] or "samples"
+
+
+def write_record(record: dict, store: Path) -> Path:
+    """Write `record` as <time>-<samples>-<hash>.json via a temp file and os.replace."""
+    store.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    # a random tail: two runs on the same samples in the same second keep both records
+    name = f"{stamp}-{_slug(record['samples']['source'])}-{record['samples']['content_sha256'][:8]}"
+    path = store / f"{name}-{os.urandom(3).hex()}.json"
+    tmp = store / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_records(store: Path) -> tuple[list[dict], list[str]]:
+    """All readable records, and a line for each file skipped (malformed or half-written)."""
+    records, skipped = [], []
+    for p in sorted(store.glob("*.json")):
+        try:
+            rec = json.loads(p.read_text())
+            if not isinstance(rec, dict) or "metrics" not in rec:
+                raise ValueError("not a ganbench record")
+            rec["_file"] = str(p)
+            records.append(rec)
+        except (OSError, ValueError) as e:
+            skipped.append(f"{p.name}: {e}")
+    return records, skipped

@@ -1,0 +1,188 @@
+"""The scoring pipeline: sources -> features (cached, one pass) -> metrics -> one result record."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ganbench import cache
+from ganbench import weights as W
+from ganbench.errors import warn
+from ganbench.extractors.inception import InceptionExtractor
+from ganbench.metrics import (
+    FID_BIAS_THRESHOLD,
+    density_coverage,
+    feature_stats,
+    fid_from_stats,
+    inception_score,
+    kid,
+    precision_recall,
+)
+from ganbench.references import Reference, is_stats_file, load_stats, named_stats
+from ganbench.sources import ImageSet, load_source
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Everything that decides a score. The CLI builds it; the record stores it."""
+
+    samples: str  # any image source: folder, class folders, .zip, .npz, cifar10-train/-test
+    ref: str = "cifar10-train"  # an image source, a stats .npz (mu, sigma) or an imported reference name
+    n: int | None = None  # seeded subset of the samples (None: all)
+    ref_n: int | None = None  # seeded subset of the reference images (None: all)
+    seed: int = 0  # seed of both subsets
+    metric_seed: int = 2020  # KID subsets and IS split shuffle (torch-fidelity's default)
+    data_dir: str | None = None  # where cifar10-* come from (else GANBENCH_DATA, else torchvision)
+    strict: bool = False  # non-image files among images are an error instead of skipped
+    backend: str = "auto"  # auto | torch | onnxruntime
+    resize: str = "legacy-tf"  # legacy-tf (torch-fidelity, TF FID) | clean (clean-fid)
+    batch_size: int = 64
+    inception_weights: str | None = None
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    prc_k: int = 3  # precision/recall neighbourhood (torch-fidelity / Kynkäänniemi et al.)
+    dc_k: int = 5  # density/coverage neighbourhood (Naeem et al., prdc)
+
+
+def features_for(images: ImageSet, extractor: InceptionExtractor, desc: str) -> tuple[dict, bool]:
+    """Features of an image set from the cache, or one network pass (then cached). Returns (features, hit)."""
+    key = cache.make_key(images.content_hash(), extractor.identity())
+    hit = cache.get(key)
+    if hit is not None and set(extractor.outputs) <= set(hit):
+        return hit, True
+    feats = extractor(images.images, desc=desc)
+    meta = {"source": images.source, "n": len(images.images), **extractor.identity()}
+    cache.put(key, feats, meta)
+    return feats, False
+
+
+def _source_info(images: ImageSet) -> dict:
+    return {
+        "source": images.source,
+        "kind": images.kind,
+        "n": int(len(images.images)),
+        "content_sha256": images.content_hash(),
+        "labels": images.labels is not None,
+        "notes": dict(images.notes),
+        "origin": dict(images.origin),
+        "subset": images.subset,
+    }
+
+
+def load_reference(cfg: ScoreConfig, extractor: InceptionExtractor) -> tuple[Reference, bool]:
+    """Resolve --ref: a stats file path, an imported name, else any image source."""
+    path = Path(cfg.ref)
+    stats_path = path if is_stats_file(path) else (None if path.exists() else named_stats(cfg.ref))
+    if stats_path is not None:
+        mu, sigma, meta = load_stats(stats_path)
+        info = {"source": cfg.ref, "kind": "statistics", "path": str(stats_path.resolve()), "meta": meta}
+        made_with = {k: meta.get(k) for k in ("weights_sha256", "resize")}
+        expected = {"weights_sha256": extractor.weights.sha256, "resize": extractor.resize_policy}
+        if not meta:
+            warn(f"{stats_path} says nothing of how it was made; FID is valid only if it used the same "
+                 "Inception weights and resize policy")  # fmt: skip
+        elif made_with != expected:
+            warn(f"{stats_path} was made with {made_with}, this run uses {expected}; FID is not comparable")
+        return Reference(info=info, mu=mu, sigma=sigma), True
+    images = load_source(cfg.ref, data_dir=cfg.data_dir, n=cfg.ref_n, seed=cfg.seed, strict=cfg.strict)
+    feats, hit = features_for(images, extractor, desc="reference")
+    mu, sigma = feature_stats(feats["pool3"])
+    return Reference(_source_info(images), mu, sigma, feats["pool3"], images.labels), hit
+
+
+def compute_metrics(cfg: ScoreConfig, fake: dict, ref: Reference, head_file: str) -> tuple[dict, dict]:
+    """All metrics from one set of features. Returns (metrics, unavailable: metric -> reason)."""
+    metrics: dict[str, float | None] = {}
+    unavailable: dict[str, str] = {}
+    pool3 = fake["pool3"]
+    mu, sigma = feature_stats(pool3)
+    metrics.update(fid_from_stats(mu, sigma, ref.mu, ref.sigma))
+    if ref.features is not None:
+        metrics.update(kid(pool3, ref.features, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size,
+                           seed=cfg.metric_seed))  # fmt: skip
+        metrics.update(precision_recall(ref.features, pool3, k=cfg.prc_k))
+        metrics.update(density_coverage(ref.features, pool3, k=cfg.dc_k))
+    else:
+        reason = "the reference is statistics only (mu, sigma); these need reference features"
+        for key in ("kid_mean", "kid_std", "precision", "recall", "density", "coverage"):
+            metrics[key], unavailable[key] = None, reason
+    if "logits" in fake:
+        metrics.update(inception_score(fake["logits"], seed=cfg.metric_seed))
+    else:
+        reason = W.NO_HEAD_REASON.format(file=head_file)
+        for key in ("is_mean", "is_std", "is_kl"):
+            metrics[key], unavailable[key] = None, reason
+    return metrics, unavailable
+
+
+def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None) -> dict:
+    """Score one sample source against one reference; returns the result record (not yet stored)."""
+    from ganbench import __version__
+
+    t0 = time.time()
+    if extractor is None:
+        extractor = InceptionExtractor(
+            W.resolve(cfg.inception_weights), backend=cfg.backend, resize_policy=cfg.resize,
+            batch_size=cfg.batch_size,
+        )  # fmt: skip
+    samples = load_source(cfg.samples, data_dir=cfg.data_dir, n=cfg.n, seed=cfg.seed, strict=cfg.strict)
+    ref, ref_hit = load_reference(cfg, extractor)
+    fake, fake_hit = features_for(samples, extractor, desc="samples")
+    notes: list[str] = []
+    n = len(samples.images)
+    if n < FID_BIAS_THRESHOLD:
+        notes.append(
+            f"FID from {n} samples (< {FID_BIAS_THRESHOLD}) is biased upwards; compare only at equal n"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics, unavailable = compute_metrics(cfg, fake, ref, extractor.weights.spec.filename)
+    notes += [str(w.message) for w in caught]
+    for note in notes:
+        warn(note)
+    return {
+        "schema": 1,
+        "ganbench_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_seconds": round(time.time() - t0, 3),
+        "samples": _source_info(samples),
+        "reference": ref.info,
+        "extractor": {
+            **extractor.identity(),
+            "weights": extractor.weights.identity(),
+            "backend": extractor.backend,
+            "device": extractor.device if extractor.backend == "torch" else "cpu",
+            "batch_size": extractor.batch_size,
+        },
+        "cache": {"samples_hit": fake_hit, "reference_hit": ref_hit},
+        "config": asdict(cfg),
+        "seed": cfg.seed,
+        "metric_seed": cfg.metric_seed,
+        "metrics": {k: (None if v is None else float(v)) for k, v in metrics.items()},
+        "unavailable": unavailable,
+        "warnings": notes,
+    }
+
+
+def metric_rows(record: dict) -> list[tuple[str, str]]:
+    """(name, value or 'n/a — reason') for the table print."""
+    m, un = record["metrics"], record["unavailable"]
+
+    def fmt(key: str, spec: str = ".4f") -> str:
+        return f"n/a — {un[key]}" if m.get(key) is None else format(m[key], spec)
+
+    rows = [("FID", fmt("fid"))]
+    if m.get("kid_mean") is not None:
+        rows.append(("KID", f"{m['kid_mean']:.5f} ± {m['kid_std']:.5f}"))
+    else:
+        rows.append(("KID", fmt("kid_mean")))
+    if m.get("is_mean") is not None:
+        rows += [("Inception Score", f"{m['is_mean']:.3f} ± {m['is_std']:.3f}"), ("IS KL", fmt("is_kl"))]
+    else:
+        rows += [("Inception Score", fmt("is_mean")), ("IS KL", fmt("is_kl"))]
+    for key, label in (("precision", "Precision"), ("recall", "Recall"), ("density", "Density"),
+                       ("coverage", "Coverage")):  # fmt: skip
+        rows.append((label, fmt(key)))
+    return rows
