@@ -253,7 +253,9 @@ def cache_clear() -> None:
 def _register_trainers() -> None:
     try:
         from trainers.cli import sample_command, train_command
-    except ImportError:  # trainers not installed beside ganbench
+    except ModuleNotFoundError as e:  # trainers not installed beside ganbench; any other error is a bug
+        if not (e.name or "").startswith("trainers"):
+            raise
         return
     cli.add_command(train_command, "train")
     cli.add_command(sample_command, "sample")

@@ -15,8 +15,9 @@ import re
 
 import numpy as np
 
+from ganbench.decode import decode_many
 from ganbench.errors import UserError, warn
-from ganbench.sources import CIFAR10_CLASSES, ImageSet, choose_subset, class_index, decode_many, is_image_name
+from ganbench.sources import CIFAR10_CLASSES, ImageSet, choose_subset, class_index, is_image_name
 
 GENUINE_DIR = "cifar-10-batches-py"
 _BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}

@@ -11,15 +11,13 @@ import io
 import os
 import re
 import zipfile
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
 
+from ganbench.decode import decode_many, reason, resize_array
 from ganbench.errors import UserError, warn
 
 CIFAR10_CLASSES = (
@@ -191,7 +189,7 @@ def _walk_folder(root: str) -> list[str]:
         try:
             entries = list(os.scandir(abs_dir))
         except OSError as e:
-            raise UserError(f"cannot list {abs_dir} ({_reason(e)}); check its permissions") from e
+            raise UserError(f"cannot list {abs_dir} ({reason(e)}); check its permissions") from e
         for entry in entries:
             rel = f"{rel_dir}{entry.name}"
             # is_dir/is_file use the d_type from the directory listing: no stat per file.
@@ -256,162 +254,6 @@ def _plan_layout(files: Sequence[str], where: str, unwrap: bool = False) -> _Pla
             )
     labels = [class_index(f[strip:].split("/", 1)[0]) for f in images]
     return _Plan(images, labels, non_images)  # type: ignore[arg-type]
-
-
-# ----------------------------------------------------------------------------------------------- decoding
-
-
-@contextmanager
-def _truncated_images_fail() -> Iterator[None]:
-    # Other libraries often set LOAD_TRUNCATED_IMAGES=True globally; a truncated file must be an error
-    # here (it would silently become grey pixels and bias every metric), so force False while decoding.
-    old = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        yield
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = old
-
-
-def _reason(e: BaseException) -> str:
-    if isinstance(e, UnidentifiedImageError):
-        return "not a recognised image format"
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text[:200]
-
-
-def _count(notes: dict[str, int], key: str) -> None:
-    notes[key] = notes.get(key, 0) + 1
-
-
-def _scale_16_to_8(a: np.ndarray) -> np.ndarray:
-    """Map 0..65535 to 0..255 by rounding (65535 -> 255, 257*k -> k): scaled, never clipped at 255."""
-    return ((np.clip(a.astype(np.int64), 0, 65535) + 128) // 257).astype(np.uint8)
-
-
-def _to_rgb(img: Image.Image, sixteen_bit: bool, notes: dict[str, int]) -> Image.Image:
-    """Convert any PIL mode to 8-bit RGB, counting each kind of conversion in notes.
-
-    An image can count under several keys: a 16-bit grayscale PNG is both converted_16bit and
-    converted_grayscale. Alpha is DROPPED (RGB kept as stored), the same as PIL's convert("RGB") used by
-    torch-fidelity and clean-fid, so scores stay comparable with theirs; it is not composited on black.
-    """
-    mode = img.mode
-    if sixteen_bit:
-        _count(notes, "converted_16bit")
-    if mode == "RGB":
-        # 16-bit RGB(A) PNGs arrive as RGB(A) already: PIL keeps the high byte (v >> 8).
-        return img
-    if mode in ("RGBA", "RGBa", "RGBX"):
-        if mode != "RGBX":
-            _count(notes, "converted_rgba")
-        return img.convert("RGB")
-    if mode in ("LA", "La", "PA"):
-        _count(notes, "converted_rgba")
-        _count(notes, "converted_palette" if mode == "PA" else "converted_grayscale")
-        return img.convert("RGBA").convert("RGB")
-    if mode == "P":
-        _count(notes, "converted_palette")
-        if "transparency" in img.info:
-            # Through RGBA so PIL applies the transparency index instead of warning; alpha then dropped.
-            _count(notes, "converted_rgba")
-            return img.convert("RGBA").convert("RGB")
-        return img.convert("RGB")
-    if mode in ("L", "1"):
-        _count(notes, "converted_grayscale")
-        return img.convert("RGB")
-    if mode.startswith("I") or mode == "F":
-        _count(notes, "converted_grayscale")
-        a = np.asarray(img)
-        if mode == "F":
-            a = a.astype(np.float64)
-            # Floats in 0..1 are scaled; anything else is taken as already 0..255.
-            a = a * 255.0 if np.nanmax(a, initial=0.0) <= 1.0 else a
-            gray = np.clip(np.nan_to_num(a).round(), 0, 255).astype(np.uint8)
-        elif mode.startswith("I;16") or a.max(initial=0) > 255:
-            if not sixteen_bit:  # "I" holding 16-bit values, or an I;16 from a non-PNG decoder
-                _count(notes, "converted_16bit")
-            gray = _scale_16_to_8(a)
-        else:  # 32-bit "I" that only holds 0..255
-            gray = np.clip(a, 0, 255).astype(np.uint8)
-        return Image.fromarray(np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2)))
-    if mode == "CMYK":
-        _count(notes, "converted_cmyk")
-    else:
-        _count(notes, "converted_other")
-    return img.convert("RGB")
-
-
-def decode_image(fp: str | IO[bytes], display: str, notes: dict[str, int]) -> Image.Image:
-    """Open, fully decode and convert one image to 8-bit RGB (not resized). Corrupt/truncated -> UserError."""
-    try:
-        with Image.open(fp) as img:
-            # The PNG tile's raw mode is the only place the 16-bit depth is still visible before load().
-            sixteen = img.format == "PNG" and any(";16" in str(t.args) for t in img.tile)
-            img.load()
-            rgb = _to_rgb(img, sixteen, notes)
-            # An RGB input comes back as the opened image itself: copy it so nothing depends on the file
-            # handle that the with-block closes.
-            return img.copy() if rgb is img else rgb
-    except UserError:
-        raise
-    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError, ...
-        raise UserError(
-            f"cannot decode {display} ({_reason(e)}); the file is truncated or corrupt: delete or re-export it"
-        ) from e
-
-
-def _size_warning(odd: Counter, image_size: int, where: str) -> None:
-    total = sum(odd.values())
-    sizes = ", ".join(f"{w}x{h}" for (w, h), _ in odd.most_common(5)) + (", ..." if len(odd) > 5 else "")
-    warn(
-        f"{total} image{'s are' if total != 1 else ' is'} not {image_size}x{image_size} in {where} "
-        f"(sizes seen: {sizes}); resized to {image_size}x{image_size} with PIL bicubic"
-    )
-
-
-def decode_many(
-    refs: Sequence[str],
-    open_ref: Callable[[str], str | IO[bytes]],
-    display: Callable[[str], str],
-    image_size: int,
-    notes: dict[str, int],
-    where: str,
-) -> np.ndarray:
-    """Decode refs into uint8 [N, 3, S, S], resizing odd sizes with PIL bicubic (counted + one warning)."""
-    from tqdm import tqdm
-
-    out = np.empty((len(refs), 3, image_size, image_size), dtype=np.uint8)
-    odd: Counter = Counter()
-    with _truncated_images_fail():
-        # Progress bar only for big loads on a terminal (disable=None turns it off when not a TTY).
-        for i, ref in enumerate(
-            tqdm(refs, desc="decoding", unit="img", leave=False, disable=None if len(refs) >= 2000 else True)
-        ):
-            rgb = decode_image(open_ref(ref), display(ref), notes)
-            if rgb.size != (image_size, image_size):
-                odd[rgb.size] += 1
-                rgb = rgb.resize((image_size, image_size), Image.Resampling.BICUBIC)
-            out[i] = np.asarray(rgb).transpose(2, 0, 1)
-    if odd:
-        notes["resized"] = notes.get("resized", 0) + sum(odd.values())
-        _size_warning(odd, image_size, where)
-    return out
-
-
-def resize_array(images: np.ndarray, image_size: int, notes: dict[str, int], where: str) -> np.ndarray:
-    """Resize uint8 [N, 3, H, W] to image_size with PIL bicubic (same path as decoded files)."""
-    n, _, h, w = images.shape
-    if (h, w) == (image_size, image_size):
-        return images
-    out = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
-    for i in range(n):
-        img = Image.fromarray(np.ascontiguousarray(images[i].transpose(1, 2, 0)))
-        out[i] = np.asarray(img.resize((image_size, image_size), Image.Resampling.BICUBIC)).transpose(2, 0, 1)
-    if n:
-        notes["resized"] = notes.get("resized", 0) + n
-        _size_warning(Counter({(w, h): n}), image_size, where)
-    return out
 
 
 def _resized_copy(result: ImageSet, image_size: int) -> ImageSet:
@@ -513,7 +355,7 @@ def _load_zip(
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
-        raise UserError(f"cannot open {spec} as a zip ({_reason(e)}); re-create the archive") from e
+        raise UserError(f"cannot open {spec} as a zip ({reason(e)}); re-create the archive") from e
     with zf:
         members: dict[str, str] = {}  # normalised posix name -> member name in the archive
         for info in zf.infolist():
@@ -536,7 +378,7 @@ def _load_zip(
                 return io.BytesIO(zf.read(members[name]))
             except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError) as e:
                 raise UserError(
-                    f"cannot read {name} in {spec} ({_reason(e)}); re-create the zip (encrypted or damaged member)"
+                    f"cannot read {name} in {spec} ({reason(e)}); re-create the zip (encrypted or damaged member)"
                 ) from e
 
         return _decode_plan(
@@ -564,7 +406,7 @@ def _load_npz(
         z = np.load(path, allow_pickle=False)
     except Exception as e:  # BadZipFile, ValueError (pickled objects), OSError, EOFError
         raise UserError(
-            f"cannot read {spec} as .npz ({_reason(e)}); re-save it with numpy.savez(path, x=..., y=...)"
+            f"cannot read {spec} as .npz ({reason(e)}); re-save it with numpy.savez(path, x=..., y=...)"
         ) from e
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise UserError(
@@ -581,7 +423,7 @@ def _load_npz(
     except UserError:
         raise
     except Exception as e:
-        raise UserError(f"cannot read arrays from {spec} ({_reason(e)}); re-save it with numpy.savez") from e
+        raise UserError(f"cannot read arrays from {spec} ({reason(e)}); re-save it with numpy.savez") from e
 
     if x.dtype != np.uint8:
         raise UserError(f"{spec}: x has dtype {x.dtype}; {expected} (convert to uint8 0..255 before saving)")

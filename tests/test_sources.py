@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from ganbench import datasets, sources
+from ganbench import datasets, decode
 from ganbench.datasets import load_cifar10, resolve_cifar10
 from ganbench.errors import UserError
 from ganbench.sources import CIFAR10_CLASSES, ImageSet, load_source
@@ -427,8 +427,8 @@ def test_seeded_subset_is_chosen_before_decoding(tmp_path, monkeypatch):
         save(root / f"{i:02d}.png", rgb(i))
     full = load_source(str(root))
     decoded = []
-    real = sources.decode_image
-    monkeypatch.setattr(sources, "decode_image", lambda fp, *a: decoded.append(fp) or real(fp, *a))
+    real = decode.decode_image
+    monkeypatch.setattr(decode, "decode_image", lambda fp, *a: decoded.append(fp) or real(fp, *a))
 
     a = load_source(str(root), n=5, seed=1)
     assert len(decoded) == 5  # only the chosen files were opened
