@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+LOADS: list[float] = []  # 1-minute load average around each child: other work on the machine skews timings
 
 TORCH_FIDELITY = """
 import json, sys, time, torch_fidelity
@@ -81,6 +82,7 @@ print(json.dumps({"seconds": time.time() - t}))
 
 def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     # wait4 must reap the child itself to get its own rusage, so don't let communicate() reap it
+    LOADS.append(os.getloadavg()[0])
     t = time.time()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True)
@@ -91,6 +93,7 @@ def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
         err.seek(0)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd[:4])} failed:\n{err.read()[-3000:]}")
+        LOADS.append(os.getloadavg()[0])
         return wall, usage.ru_maxrss / 1024, out.read()
 
 
@@ -197,6 +200,8 @@ def main() -> None:
         print(
             f"{name:<26} {wall:8.1f} {args.n / wall:7.1f} {rss:12.0f} {wall / base:11.2f} {fid:9.3f}  {metrics}"
         )
+    print(f"1-min load average around the runs: {min(LOADS):.1f}..{max(LOADS):.1f} "
+          f"({len(os.sched_getaffinity(0))} cores; above that, other work competed)")  # fmt: skip
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
 

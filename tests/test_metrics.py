@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
 import numpy as np
@@ -253,6 +254,19 @@ def test_kid_matches_torch_fidelity(small) -> None:
     assert ours["kid_mean"] == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-10)
     assert ours["kid_std"] == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-10)
     assert (ours["kid_subset_size"], ours["kid_subsets"]) == (250, 15)
+
+
+def test_kid_gram_and_per_subset_paths_agree(small, monkeypatch) -> None:
+    """Whole-set kernel matrices (the default at these sizes) and per-subset products give the same KID."""
+    from ganbench.metrics import kid as kid_module_fn
+
+    module = sys.modules[kid_module_fn.__module__]
+    fake, real = small
+    gram = kid(fake, real, subsets=10, subset_size=200, seed=5)
+    monkeypatch.setattr(module, "GRAM_BUDGET", 0)
+    per_subset = kid(fake, real, subsets=10, subset_size=200, seed=5)
+    assert per_subset["kid_mean"] == pytest.approx(gram["kid_mean"], rel=1e-12)
+    assert per_subset["kid_std"] == pytest.approx(gram["kid_std"], rel=1e-12)
 
 
 def test_kid_matches_torch_fidelity_kernel_params(small) -> None:

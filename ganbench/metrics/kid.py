@@ -8,6 +8,11 @@ import numpy as np
 
 from .fid import _as_features, _check_same_dim
 
+# Kernel matrices of the whole sets, when they fit in this many float64 elements (~480 MB), turn each subset
+# into a gather instead of three subset_size x D x subset_size products: at 2,000 vs 1,000 samples that is
+# ~30 GFLOP instead of ~1.2 TFLOP for 100 subsets. Same values up to BLAS summation order.
+GRAM_BUDGET = 60_000_000
+
 
 def _poly_kernel(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef0: float) -> np.ndarray:
     return (x @ y.T * gamma + coef0) ** degree
@@ -63,15 +68,24 @@ def kid(
 
     rng = np.random.RandomState(seed)
     mmds = np.empty(subsets, dtype=np.float64)
+    gram = n_fake * n_fake + n_fake * n_real + n_real * n_real <= GRAM_BUDGET
+    if gram:
+        k_ff = _poly_kernel(fake, fake, degree, gamma, coef0)
+        k_fr = _poly_kernel(fake, real, degree, gamma, coef0)
+        k_rr = _poly_kernel(real, real, degree, gamma, coef0)
     for i in range(subsets):
         # Draw order (fake, then real) matters for reproducing torch-fidelity's numbers.
-        x = fake[rng.choice(n_fake, subset_size, replace=False)]
-        y = real[rng.choice(n_real, subset_size, replace=False)]
-        mmds[i] = _mmd2_unbiased(
-            _poly_kernel(x, x, degree, gamma, coef0),
-            _poly_kernel(x, y, degree, gamma, coef0),
-            _poly_kernel(y, y, degree, gamma, coef0),
-        )
+        ix = rng.choice(n_fake, subset_size, replace=False)
+        iy = rng.choice(n_real, subset_size, replace=False)
+        if gram:
+            mmds[i] = _mmd2_unbiased(k_ff[np.ix_(ix, ix)], k_fr[np.ix_(ix, iy)], k_rr[np.ix_(iy, iy)])
+        else:
+            x, y = fake[ix], real[iy]
+            mmds[i] = _mmd2_unbiased(
+                _poly_kernel(x, x, degree, gamma, coef0),
+                _poly_kernel(x, y, degree, gamma, coef0),
+                _poly_kernel(y, y, degree, gamma, coef0),
+            )
 
     return {
         "kid_mean": float(mmds.mean()),
