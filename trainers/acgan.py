@@ -1,0 +1,141 @@
+"""ACGAN (Odena, Olah & Shlens 2017), the CIFAR-10 architecture of the paper's appendix.
+
+D predicts both the source (real/fake) and the class. With L_S = log-likelihood of the correct source and
+L_C = log-likelihood of the correct class, D maximises L_S + L_C and G maximises L_C - L_S (we use the
+non-saturating form of -L_S for G, as the paper's code does).
+G: [z, one-hot(y)] -> linear to 4x4 -> transposed convs 4ch -> 2ch -> ch -> 3 (192 -> 96 -> 48 -> 3 at ch=48).
+D: 6 conv layers 3x3 (ch, 2ch, ... 32ch; strides 2,1,2,1,2,1), LeakyReLU(0.2), dropout 0.5, two linear heads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from trainers import losses
+from trainers.gan import Batches, Nets, autocast, frozen, random_labels
+from trainers.layers import dcgan_init
+
+CONDITIONAL = True
+
+
+@dataclass(frozen=True)
+class Config:
+    z_dim: int = 100  # noise size; G's input is [z, one-hot(y)] (110-d in the paper)
+    n_classes: int = 10  # number of labels
+    g_ch: int = 48  # G width: channels at 16x16 (x2 at 8x8, x4 at 4x4): 48 -> 192/96/48 as in the paper
+    d_ch: int = (
+        16  # D width: first conv's channels, doubling per layer to 32 * d_ch (16 -> 512 as in the paper)
+    )
+    dropout: float = 0.5  # dropout after every D conv layer
+    lr_g: float = 2e-4  # Adam learning rate of G
+    lr_d: float = 2e-4  # Adam learning rate of D
+    beta1: float = 0.5  # Adam beta1
+    beta2: float = 0.999  # Adam beta2
+    n_dis: int = 1  # D updates per G update
+
+
+# The "cpu" preset (~1 hour on 2 CPU cores). At the paper's widths (G 0.92M, D 1.66M parameters) a step costs
+# 0.62 GFLOP per real image, three quarters of it in D's 128->256->512 convs; D runs on 2 batches (real, fake)
+# plus once more in the G update. Halving both widths (g_ch 32 -> 128/64/32 channels, d_ch 8 -> 8..256;
+# G 0.49M, D 0.44M) cuts that to 0.18 GFLOP, keeps the 6-layer/dropout structure, and leaves D roughly as big
+# as G (a much stronger D starves G of gradient early on). 12,000 steps x 64 = 768k real images (~15 epochs)
+# at the measured ~245 real img/s (2 threads, lightly loaded machine) -> ~52 min. The paper used batch 100;
+# 64 is the same order and gives more updates per epoch.
+PRESETS: dict[str, dict[str, object]] = {
+    "smoke": dict(g_ch=8, d_ch=4, steps=2, batch_size=8, sample_every=2, ckpt_every=2, log_every=1),
+    "cpu": dict(
+        g_ch=32, d_ch=8, steps=12_000, batch_size=64, sample_every=1_000, ckpt_every=2_000, log_every=50
+    ),
+    # The paper's batch 100 and learning rate; 50k steps is ~100 epochs (the paper does not state a length).
+    "paper": dict(steps=50_000, batch_size=100, sample_every=2_500, ckpt_every=5_000, log_every=100),
+}
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        c = cfg.g_ch
+        self.n_classes = cfg.n_classes
+        self.fc = nn.Linear(cfg.z_dim + cfg.n_classes, c * 4 * 4 * 4)
+
+        def up(cin: int, cout: int) -> nn.ConvTranspose2d:  # 5x5 kernels, exact 2x upsampling
+            return nn.ConvTranspose2d(cin, cout, 5, 2, 2, output_padding=1, bias=False)
+
+        self.net = nn.Sequential(
+            nn.BatchNorm2d(c * 4),
+            nn.ReLU(inplace=True),
+            up(c * 4, c * 2),
+            nn.BatchNorm2d(c * 2),
+            nn.ReLU(inplace=True),
+            up(c * 2, c),
+            nn.BatchNorm2d(c),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(c, 3, 5, 2, 2, output_padding=1),
+            nn.Tanh(),
+        )
+        dcgan_init(self)
+
+    def forward(self, z: Tensor, y: Tensor) -> Tensor:
+        h = self.fc(torch.cat([z, F.one_hot(y, self.n_classes).to(z.dtype)], dim=1))
+        return self.net(h.view(z.shape[0], -1, 4, 4))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        widths = [3] + [cfg.d_ch * 2**i for i in range(6)]
+        layers: list[nn.Module] = []
+        for i in range(6):
+            layers.append(nn.Conv2d(widths[i], widths[i + 1], 3, 2 if i % 2 == 0 else 1, 1, bias=i == 0))
+            if i > 0:
+                layers.append(nn.BatchNorm2d(widths[i + 1]))
+            layers += [nn.LeakyReLU(0.2, inplace=True), nn.Dropout(cfg.dropout)]
+        self.features = nn.Sequential(*layers)  # 32x32 -> 4x4
+        self.source = nn.Linear(widths[-1] * 4 * 4, 1)
+        self.classes = nn.Linear(widths[-1] * 4 * 4, cfg.n_classes)
+        dcgan_init(self)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.features(x).flatten(1)
+        return self.source(h).flatten(), self.classes(h)
+
+
+def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]:
+    for _ in range(cfg.n_dis):
+        x, y = batches()
+        z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
+        y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
+        with autocast(x.device):
+            with torch.no_grad():
+                fake = nets.G(z, y_fake)
+            s_real, c_real = nets.D(x)
+            s_fake, c_fake = nets.D(fake)
+        # minimise -(L_S + L_C)
+        loss_c = F.cross_entropy(c_real.float(), y) + F.cross_entropy(c_fake.float(), y_fake)
+        loss_d = losses.bce_d(s_real, s_fake) + loss_c
+        nets.opt_D.zero_grad(set_to_none=True)
+        loss_d.backward()
+        nets.opt_D.step()
+
+    z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
+    y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
+    with autocast(x.device), frozen(nets.D):
+        s_gen, c_gen = nets.D(nets.G(z, y_fake))
+    # minimise -(L_C - L_S), with the non-saturating source term
+    loss_g = losses.bce_g(s_gen) + F.cross_entropy(c_gen.float(), y_fake)
+    nets.opt_G.zero_grad(set_to_none=True)
+    loss_g.backward()
+    nets.opt_G.step()
+    return {
+        "loss_D": loss_d.item(),
+        "loss_G": loss_g.item(),
+        "loss_cls": loss_c.item(),
+        "D_x": torch.sigmoid(s_real.float()).mean().item(),
+        "D_G_z": torch.sigmoid(s_fake.float()).mean().item(),
+        "acc_real": losses.accuracy(c_real, y),
+        "acc_fake": losses.accuracy(c_gen, y_fake),
+    }

@@ -1,0 +1,96 @@
+"""Self-describing checkpoints: atomic save, safe load (weights_only), finding the latest, RNG states.
+
+A checkpoint is a dict of plain values and tensors:
+    format, arch, model_args (the model Config as a dict), train_args (TrainSettings as a dict), class_names,
+    step, batches_drawn, G, D, G_ema (or None), opt_G, opt_D, rng {python, numpy, torch, cuda},
+    fixed_z, fixed_y (the latents every sample step renders).
+so `torch.load(weights_only=True)` reads it and `ganbench sample` rebuilds G from it alone.
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganbench.errors import UserError
+from trainers.atomic import atomic_write
+
+FORMAT = 1
+_NAME = re.compile(r"ckpt-(\d+)\.pt")
+
+
+def ckpt_path(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / f"ckpt-{step}.pt"
+
+
+def save(obj: dict[str, Any], path: Path) -> None:
+    """torch.save through a temp file + os.replace: a killed run keeps the last complete checkpoint."""
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def latest(run_dir: Path) -> Path | None:
+    steps = [(int(m.group(1)), p) for p in Path(run_dir).glob("ckpt-*.pt") if (m := _NAME.fullmatch(p.name))]
+    return max(steps)[1] if steps else None
+
+
+def resolve(path: str | Path) -> Path:
+    """A checkpoint file, or a run folder (-> its latest checkpoint)."""
+    path = Path(path)
+    if path.is_dir():
+        found = latest(path)
+        if found is None:
+            raise UserError(
+                f"{path} has no ckpt-<step>.pt checkpoint; pass a checkpoint file or a run folder"
+            )
+        return found
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist; pass a ckpt-<step>.pt file or a run folder")
+    return path
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Load a trainer checkpoint (file or run folder) on the CPU with weights_only=True."""
+    path = resolve(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(f"{path} is not a readable checkpoint ({reason})") from None
+    if not isinstance(ckpt, dict) or "arch" not in ckpt or "model_args" not in ckpt:
+        raise UserError(f"{path} is not a ganbench trainer checkpoint (no arch/model_args)")
+    return ckpt
+
+
+def capture_rng() -> dict[str, Any]:
+    """Python, numpy, torch and CUDA RNG states as tensors and numbers (weights_only-loadable)."""
+    py_version, py_state, py_gauss = random.getstate()
+    _, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    return {
+        "python": {"version": py_version, "state": torch.tensor(py_state), "gauss": py_gauss},
+        "numpy": {
+            "keys": torch.from_numpy(np_keys.astype(np.int64)),
+            "pos": int(np_pos),
+            "has_gauss": int(np_has_gauss),
+            "gauss": float(np_gauss),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss"]))
+    n = state["numpy"]
+    np.random.set_state(
+        ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"])
+    )
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,131 @@
+"""Click commands `train` and `sample`, registered by ganbench/cli.py. Parsing only: the work is in loop/sample.
+
+User errors are raised as ganbench.errors.UserError; the main CLI prints them as one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ganbench.errors import UserError
+from trainers.registry import ARCHS, arch_module
+from trainers.settings import DEFAULT_PRESET, PRESET_NAMES, parse_set
+
+
+def _echo(line: str) -> None:
+    click.echo(line, err=True)
+
+
+@click.command("train")
+@click.argument("arch", type=click.Choice(list(ARCHS)))
+@click.option(
+    "--preset",
+    type=click.Choice(PRESET_NAMES),
+    default=None,
+    help=f"smoke (seconds, for tests) | cpu (~1 h on 2 cores) | paper (full recipe, GPU) [default: {DEFAULT_PRESET}]",
+)
+@click.option(
+    "--data", default=None, help="CIFAR-10 folder: DIR/train/<class>/*.jpg [default: $GANBENCH_DATA]"
+)
+@click.option("--out", default=None, help="Runs go to OUT/<NNNNN>-<arch>/ [default: runs]")
+@click.option("--seed", type=int, default=None, help="Seed for everything [default: 0]")
+@click.option("--steps", type=int, default=None, help="Generator updates in the whole run")
+@click.option("--batch-size", type=int, default=None, help="Real images per D update")
+@click.option("--sample-every", type=int, default=None, help="Samples, grid, gif and curves every N steps")
+@click.option("--ckpt-every", type=int, default=None, help="Checkpoint every N steps")
+@click.option("--log-every", type=int, default=None, help="A log.csv row every N steps")
+@click.option(
+    "--lr", type=float, default=None, help="Adam learning rate of G and D (--set lr_d=... for D alone)"
+)
+@click.option("--flip/--no-flip", default=None, help="Random horizontal flips of real images [default: on]")
+@click.option("--concat-test/--no-concat-test", default=None, help="Also train on the test split")
+@click.option("--aux/--no-aux", default=None, help="biggan: AC-BigGAN (auxiliary classifier head)")
+@click.option("--diffaug/--no-diffaug", default=None, help="biggan: DiffAugment color,translation,cutout")
+@click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[default: auto]")
+@click.option(
+    "--resume", default=None, help="Continue a run: its folder (latest checkpoint) or a ckpt-<step>.pt"
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any model setting, e.g. --set g_ch=32"
+)
+def train_command(
+    arch: str,
+    preset: str | None,
+    data: str | None,
+    out: str | None,
+    seed: int | None,
+    steps: int | None,
+    batch_size: int | None,
+    sample_every: int | None,
+    ckpt_every: int | None,
+    log_every: int | None,
+    lr: float | None,
+    flip: bool | None,
+    concat_test: bool | None,
+    aux: bool | None,
+    diffaug: bool | None,
+    compile_: bool | None,
+    device: str | None,
+    resume: str | None,
+    sets: tuple[str, ...],
+) -> None:
+    """Train a GAN on CIFAR-10: ARCH is one of dcgan, cgan, acgan, biggan, wgan-gp.
+
+    Writes OUT/<NNNNN>-<arch>/: config.json, log.csv, ckpt-<step>.pt, samples/<step>/<class>/*.png,
+    grid-<step>.png, progress.gif, curves.png. Explicit options override the preset.
+    """
+    from trainers.data import resolve_data_dir
+    from trainers.loop import train_from_cli
+
+    module = arch_module(arch)
+    model = parse_set(arch, module.Config, sets)
+    for name, value in (("aux", aux), ("diffaug", diffaug)):
+        if value is not None:
+            if name not in module.Config.__dataclass_fields__:
+                raise UserError(f"--{name} applies to biggan only, not {arch}")
+            model[name] = value
+    if lr is not None:
+        model |= {"lr_g": lr, "lr_d": model.get("lr_d", lr)}
+    given = {
+        "seed": seed,
+        "steps": steps,
+        "batch_size": batch_size,
+        "sample_every": sample_every,
+        "ckpt_every": ckpt_every,
+        "log_every": log_every,
+        "flip": flip,
+        "concat_test": concat_test,
+        "out": out,
+        "device": device,
+        "compile": compile_,
+    }
+    loop = {k: v for k, v in given.items() if v is not None}
+    if data is not None or resume is None:
+        loop["data"] = resolve_data_dir(data)
+    train_from_cli(arch, preset, model, loop, resume, echo=_echo)
+
+
+@click.command("sample")
+@click.argument("ckpt")
+@click.option(
+    "--n", "n", type=int, default=10_000, show_default=True, help="Images (per class with --per-class)"
+)
+@click.option("--per-class", is_flag=True, help="N images of every class (conditional models)")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="A new or empty folder")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latents")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def sample_command(
+    ckpt: str, n: int, per_class: bool, out: Path, seed: int, batch_size: int, device: str
+) -> None:
+    """Write PNGs from a trainer checkpoint (CKPT: a ckpt-<step>.pt or a run folder), EMA weights when present.
+
+    Conditional models: OUT/<class>/<i>.png; unconditional: OUT/<i>.png. Needs nothing but the checkpoint.
+    """
+    from trainers.sample import write_samples
+
+    count = write_samples(ckpt, out, n, per_class, seed, batch_size, device)
+    _echo(f"wrote {count} images to {out}")

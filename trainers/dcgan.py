@@ -1,0 +1,91 @@
+"""DCGAN (Radford, Metz & Chintala 2015), unconditional, at 32x32.
+
+G: z -> transposed convs with BN + ReLU -> tanh. D: strided convs with BN + LeakyReLU(0.2) -> one logit.
+Loss: the original GAN loss (BCE) with the non-saturating G objective. Adam 2e-4, betas (0.5, 0.999).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from trainers import losses
+from trainers.gan import Batches, Nets, autocast, frozen
+from trainers.layers import dc_discriminator, dc_generator, dcgan_init
+
+CONDITIONAL = False
+
+
+@dataclass(frozen=True)
+class Config:
+    z_dim: int = 100  # latent size (the paper's 100-d uniform noise; we draw N(0, I))
+    g_ch: int = 64  # G width: channels at 16x16 (x2 at 8x8, x4 at 4x4)
+    d_ch: int = 64  # D width: channels at 16x16 (x2 at 8x8, x4 at 4x4)
+    lr_g: float = 2e-4  # Adam learning rate of G
+    lr_d: float = 2e-4  # Adam learning rate of D
+    beta1: float = 0.5  # Adam beta1 (0.5 as in the paper; 0.9 made training unstable there)
+    beta2: float = 0.999  # Adam beta2
+    n_dis: int = 1  # D updates per G update
+
+
+# Keys: Config fields or TrainSettings fields (trainers/settings.py). Explicit CLI flags override them.
+PRESETS: dict[str, dict[str, object]] = {
+    "smoke": dict(g_ch=8, d_ch=8, steps=2, batch_size=8, sample_every=2, ckpt_every=2, log_every=1),
+    # ~1 hour on 2 CPU cores: see the reasoning in trainers/cgan.py (same backbone, same cost).
+    "cpu": dict(
+        g_ch=32, d_ch=32, steps=18_000, batch_size=64, sample_every=1_000, ckpt_every=2_000, log_every=50
+    ),
+    # StudioGAN's CIFAR-10 DCGAN schedule length; batch 128 as in the paper.
+    "paper": dict(steps=100_000, batch_size=128, sample_every=5_000, ckpt_every=10_000, log_every=100),
+}
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        self.net = dc_generator(cfg.z_dim, cfg.g_ch)
+        dcgan_init(self)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class Discriminator(nn.Module):
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        self.features = dc_discriminator(3, cfg.d_ch, norm="batch")
+        self.head = nn.Conv2d(cfg.d_ch * 4, 1, 4, 1, 0)  # 4x4 -> 1x1: one logit
+        dcgan_init(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x)).flatten()
+
+
+def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]:
+    for _ in range(cfg.n_dis):
+        x, _ = batches()
+        z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
+        with autocast(x.device):
+            with torch.no_grad():
+                fake = nets.G(z)
+            d_real, d_fake = nets.D(x), nets.D(fake)
+        loss_d = losses.bce_d(d_real, d_fake)
+        nets.opt_D.zero_grad(set_to_none=True)
+        loss_d.backward()
+        nets.opt_D.step()
+
+    z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
+    with autocast(x.device), frozen(nets.D):
+        d_gen = nets.D(nets.G(z))
+    loss_g = losses.bce_g(d_gen)
+    nets.opt_G.zero_grad(set_to_none=True)
+    loss_g.backward()
+    nets.opt_G.step()
+    return {
+        "loss_D": loss_d.item(),
+        "loss_G": loss_g.item(),
+        "D_x": torch.sigmoid(d_real.float()).mean().item(),
+        "D_G_z": torch.sigmoid(d_fake.float()).mean().item(),
+    }

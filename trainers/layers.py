@@ -1,0 +1,129 @@
+"""Layers shared by the models: DCGAN conv stacks, spectral-normalised layers, conditional BN, self-attention."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+# --- DCGAN family (Radford et al. 2015): used by dcgan, cgan and wgan-gp -------------------------------------
+
+
+def dc_generator(in_dim: int, ch: int) -> nn.Sequential:
+    """[B, in_dim, 1, 1] -> [B, 3, 32, 32] in [-1, 1]: transposed convs 4x4 -> 8 -> 16 -> 32, BN + ReLU, tanh."""
+
+    def up(cin: int, cout: int) -> list[nn.Module]:
+        return [
+            nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        ]
+
+    return nn.Sequential(
+        nn.ConvTranspose2d(in_dim, ch * 4, 4, 1, 0, bias=False),
+        nn.BatchNorm2d(ch * 4),
+        nn.ReLU(inplace=True),
+        *up(ch * 4, ch * 2),
+        *up(ch * 2, ch),
+        nn.ConvTranspose2d(ch, 3, 4, 2, 1),
+        nn.Tanh(),
+    )
+
+
+def dc_discriminator(in_ch: int, ch: int, norm: str) -> nn.Sequential:
+    """[B, in_ch, 32, 32] -> features [B, 4ch, 4, 4]: strided convs, LeakyReLU(0.2), no norm on the first layer.
+
+    norm: "batch" (DCGAN) or "layer" (WGAN-GP's critic, where batch norm would couple the per-sample gradients
+    the penalty constrains; Gulrajani et al. suggest layer norm instead).
+    """
+
+    def make_norm(c: int) -> nn.Module:
+        return nn.BatchNorm2d(c) if norm == "batch" else nn.GroupNorm(1, c)
+
+    return nn.Sequential(
+        nn.Conv2d(in_ch, ch, 4, 2, 1),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False),
+        make_norm(ch * 2),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ch * 2, ch * 4, 4, 2, 1, bias=False),
+        make_norm(ch * 4),
+        nn.LeakyReLU(0.2, inplace=True),
+    )
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN's init: conv/linear weights ~ N(0, 0.02), norm gains ~ N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d | nn.GroupNorm) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+# --- Spectral norm (Miyato et al. 2018) with BigGAN's orthogonal init -----------------------------------------
+
+
+def _ortho_sn(layer: nn.Module) -> nn.Module:
+    nn.init.orthogonal_(layer.weight)
+    if getattr(layer, "bias", None) is not None:
+        nn.init.zeros_(layer.bias)
+    return spectral_norm(layer)
+
+
+def sn_conv(cin: int, cout: int, kernel: int = 3, bias: bool = True) -> nn.Module:
+    """Conv2d ('same' padding) with orthogonal init and spectral norm."""
+    return _ortho_sn(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=bias))
+
+
+def sn_linear(cin: int, cout: int, bias: bool = True) -> nn.Module:
+    return _ortho_sn(nn.Linear(cin, cout, bias=bias))
+
+
+def sn_embedding(n: int, dim: int) -> nn.Module:
+    return _ortho_sn(nn.Embedding(n, dim))
+
+
+class ConditionalBatchNorm(nn.Module):
+    """BatchNorm whose gain and bias are linear functions of a condition vector (de Vries et al.; BigGAN).
+
+    out = BN(x) * (1 + gain(c)) + bias(c), with spectral-normalised, bias-free projections.
+    """
+
+    def __init__(self, ch: int, cond_dim: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(ch, affine=False)
+        self.gain = sn_linear(cond_dim, ch, bias=False)
+        self.bias = sn_linear(cond_dim, ch, bias=False)
+
+    def forward(self, x: Tensor, cond: Tensor) -> Tensor:
+        gain = 1.0 + self.gain(cond)[:, :, None, None]
+        return self.bn(x) * gain + self.bias(cond)[:, :, None, None]
+
+
+class SelfAttention(nn.Module):
+    """SAGAN self-attention (Zhang et al. 2019): x + gamma * attention(x), gamma starting at 0.
+
+    Keys and values are max-pooled 2x2 (as in BigGAN) to cut the attention map by 4.
+    """
+
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.query = sn_conv(ch, max(ch // 8, 1), 1, bias=False)
+        self.key = sn_conv(ch, max(ch // 8, 1), 1, bias=False)
+        self.value = sn_conv(ch, max(ch // 2, 1), 1, bias=False)
+        self.out = sn_conv(max(ch // 2, 1), ch, 1, bias=False)
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        q = self.query(x).flatten(2)  # [B, C/8, HW]
+        k = F.max_pool2d(self.key(x), 2).flatten(2)  # [B, C/8, HW/4]
+        v = F.max_pool2d(self.value(x), 2).flatten(2)  # [B, C/2, HW/4]
+        attn = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # [B, HW, HW/4]
+        o = (v @ attn.transpose(1, 2)).view(b, -1, h, w)
+        return x + self.gamma * self.out(o)

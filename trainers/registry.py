@@ -1,0 +1,21 @@
+"""The arch names the CLI offers and the model file behind each (kept free of torch imports, so that
+`ganbench --help` stays fast)."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# CLI name -> module. The CLI offers exactly these (click.Choice), so an unknown arch lists them.
+ARCHS: dict[str, str] = {
+    "dcgan": "trainers.dcgan",
+    "cgan": "trainers.cgan",
+    "acgan": "trainers.acgan",
+    "biggan": "trainers.biggan",
+    "wgan-gp": "trainers.wgan_gp",
+}
+
+
+def arch_module(name: str) -> ModuleType:
+    """The model file for an arch name from `ARCHS` (see trainers/gan.py for what it provides)."""
+    return importlib.import_module(ARCHS[name])
