@@ -28,6 +28,7 @@ def write_record(record: dict, store: Path) -> Path:
     # a random tail: two runs on the same samples in the same second keep both records
     name = f"{stamp}-{_slug(record['samples']['source'])}-{record['samples']['content_sha256'][:8]}"
     path = store / f"{name}-{os.urandom(3).hex()}.json"
+    _write_heatmap(record, path)
     tmp = store / f".{path.name}.{os.getpid()}.tmp"
     try:
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
@@ -35,6 +36,30 @@ def write_record(record: dict, store: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _write_heatmap(record: dict, path: Path) -> None:
+    """The confusion-matrix PNG beside the record, written first so a record never names a missing file.
+
+    Its file name goes into record["classwise"]["heatmap"]; without a matrix (unlabelled samples, no
+    classifier) there is no PNG and the field stays None.
+    """
+    section = record.get("classwise") or {}
+    if section.get("confusion_matrix") is None:
+        return
+    from ganbench.confusion_plot import draw_confusion
+
+    png = path.with_name(f"{path.stem}-confusion.png")
+    clf = section.get("classifier") or {}
+    title = f"{record['samples']['source']} — {clf.get('arch', '?')} ({clf.get('weights_sha256', '')[:8]})"
+    try:
+        draw_confusion(section["confusion_matrix"], section["classes"], png, title)
+    except ImportError as e:  # seaborn/matplotlib missing: the numbers matter more than the picture
+        from ganbench.errors import warn
+
+        warn(f"no confusion-matrix heatmap ({e}); pip install seaborn matplotlib")
+        return
+    section["heatmap"] = png.name
 
 
 def load_records(store: Path) -> tuple[list[dict], list[str]]:

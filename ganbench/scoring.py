@@ -7,7 +7,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ganbench import cache
+from ganbench import cache, classaware
 from ganbench import weights as W
 from ganbench.errors import warn
 from ganbench.extractors.inception import InceptionExtractor
@@ -20,6 +20,7 @@ from ganbench.metrics import (
     kid,
     precision_recall,
 )
+from ganbench.metrics.bootstrap import fid_bootstrap
 from ganbench.references import Reference, is_stats_file, load_stats, named_stats
 from ganbench.sources import ImageSet, load_source
 
@@ -44,10 +45,18 @@ class ScoreConfig:
     kid_subset_size: int = 1000
     prc_k: int = 3  # precision/recall neighbourhood (torch-fidelity / Kynkäänniemi et al.)
     dc_k: int = 5  # density/coverage neighbourhood (Naeem et al., prdc)
+    fid_ci: int = 0  # bootstrap resamples for FID's 95% interval (0: none; each costs a 2048-d eigensolve)
+    classifier: str = "resnet56"  # surrogate CIFAR-10 classifier: resnet56 | resnet20 | none
+    classifier_weights: str | None = None  # else GANBENCH_CLASSIFIER_WEIGHTS, the cache, download
+    calibration_n: int | None = None  # cifar10-test images for the classifier's accuracy (None: all, 0: skip)
 
 
-def features_for(images: ImageSet, extractor: InceptionExtractor, desc: str) -> tuple[dict, bool]:
-    """Features of an image set from the cache, or one network pass (then cached). Returns (features, hit)."""
+def features_for(images: ImageSet, extractor, desc: str) -> tuple[dict, bool]:
+    """Features of an image set from the cache, or one network pass (then cached). Returns (features, hit).
+
+    `extractor` is anything with identity(), outputs and __call__(images, desc=): the Inception extractor or
+    the surrogate classifier, each cached under its own identity.
+    """
     key = cache.make_key(images.content_hash(), extractor.identity())
     hit = cache.get(key)
     if hit is not None and set(extractor.outputs) <= set(hit):
@@ -89,7 +98,8 @@ def load_reference(cfg: ScoreConfig, extractor: InceptionExtractor) -> tuple[Ref
     images = load_source(cfg.ref, data_dir=cfg.data_dir, n=cfg.ref_n, seed=cfg.seed, strict=cfg.strict)
     feats, hit = features_for(images, extractor, desc="reference")
     mu, sigma = feature_stats(feats["pool3"])
-    return Reference(_source_info(images), mu, sigma, feats["pool3"], images.labels), hit
+    ref = Reference(_source_info(images), mu, sigma, feats["pool3"], images.labels, {"names": images.names})
+    return ref, hit
 
 
 def compute_metrics(cfg: ScoreConfig, fake: dict, ref: Reference, head_file: str) -> tuple[dict, dict]:
@@ -99,6 +109,8 @@ def compute_metrics(cfg: ScoreConfig, fake: dict, ref: Reference, head_file: str
     pool3 = fake["pool3"]
     mu, sigma = feature_stats(pool3)
     metrics.update(fid_from_stats(mu, sigma, ref.mu, ref.sigma))
+    if cfg.fid_ci:
+        metrics.update(fid_bootstrap(pool3, ref.mu, ref.sigma, n_boot=cfg.fid_ci, seed=cfg.metric_seed))
     if ref.features is not None:
         metrics.update(kid(pool3, ref.features, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size,
                            seed=cfg.metric_seed))  # fmt: skip
@@ -117,8 +129,11 @@ def compute_metrics(cfg: ScoreConfig, fake: dict, ref: Reference, head_file: str
     return metrics, unavailable
 
 
-def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None) -> dict:
-    """Score one sample source against one reference; returns the result record (not yet stored)."""
+def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None, classifier=None) -> dict:
+    """Score one sample source against one reference; returns the result record (not yet stored).
+
+    classifier: a ClassifierExtractor to use instead of building one from cfg.classifier (tests share one).
+    """
     from ganbench import __version__
 
     t0 = time.time()
@@ -127,6 +142,8 @@ def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None) -> dict
             W.resolve(cfg.inception_weights), backend=cfg.backend, resize_policy=cfg.resize,
             batch_size=cfg.batch_size,
         )  # fmt: skip
+    if classifier is None and cfg.classifier != "none":  # resolve before the slow passes: fail early
+        classifier = classaware.make_classifier(cfg.classifier, cfg.classifier_weights)
     samples = load_source(cfg.samples, data_dir=cfg.data_dir, n=cfg.n, seed=cfg.seed, strict=cfg.strict)
     ref, ref_hit = load_reference(cfg, extractor)
     fake, fake_hit = features_for(samples, extractor, desc="samples")
@@ -139,7 +156,15 @@ def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None) -> dict
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         metrics, unavailable = compute_metrics(cfg, fake, ref, extractor.weights.spec.filename)
-    notes += [str(w.message) for w in caught]
+        t_class = time.time()
+        class_metrics, class_unavailable, classwise, class_notes = classaware.evaluate(
+            samples, fake["pool3"], ref, classifier, features_for, identity=extractor.identity(),
+            seed=cfg.metric_seed, data_dir=cfg.data_dir, calibration_n=cfg.calibration_n,
+        )  # fmt: skip
+        classwise["wall_seconds"] = round(time.time() - t_class, 3)
+    metrics.update(class_metrics)
+    unavailable.update(class_unavailable)
+    notes += class_notes + [str(w.message) for w in caught]
     for note in notes:
         warn(note)
     return {
@@ -162,6 +187,7 @@ def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None) -> dict
         "metric_seed": cfg.metric_seed,
         "metrics": {k: (None if v is None else float(v)) for k, v in metrics.items()},
         "unavailable": unavailable,
+        "classwise": classwise,
         "warnings": notes,
     }
 
@@ -185,4 +211,8 @@ def metric_rows(record: dict) -> list[tuple[str, str]]:
     for key, label in (("precision", "Precision"), ("recall", "Recall"), ("density", "Density"),
                        ("coverage", "Coverage")):  # fmt: skip
         rows.append((label, fmt(key)))
+    if "classwise" in record:
+        rows.append(("", ""))
+        for key in classaware.CLASS_METRIC_KEYS:
+            rows.append((key.replace("_", " "), fmt(key, ".0f" if key == "classes_flagged" else ".4f")))
     return rows

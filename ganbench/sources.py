@@ -33,6 +33,7 @@ CIFAR10_CLASSES = (
     "truck",
 )
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+LABELS_CSV = "labels.csv"  # at a folder's top level: file,label lines give the labels of a flat folder
 NAMED_SOURCES = ("cifar10-train", "cifar10-test")
 
 # Directories that are never part of a data set: macOS zip resource forks and hidden folders
@@ -136,6 +137,9 @@ def load_source(
         files = _walk_folder(path)
         plan = _plan_layout(files, path)
         kind = "class-folders" if plan.labelled else "folder"
+        if LABELS_CSV in plan.non_images:
+            plan = _apply_labels_csv(plan, path, spec)
+            origin["labels"] = LABELS_CSV
         return _decode_plan(
             plan,
             spec,
@@ -242,6 +246,12 @@ def _plan_layout(files: Sequence[str], where: str, unwrap: bool = False) -> _Pla
     top_dirs = sorted({r.split("/", 1)[0] for r in rel if "/" in r})
     loose_image = any("/" not in r and is_image_name(r) for r in rel)
     if not top_dirs or loose_image or any(class_index(d) is None for d in top_dirs):
+        unknown = [d for d in top_dirs if class_index(d) is None]
+        if not loose_image and len(unknown) < len(top_dirs):  # some class folders: likely a typo
+            warn(
+                f"{where}: folder(s) {', '.join(unknown[:3])} are not CIFAR-10 class names or digits 0-9, so the "
+                f"whole source is read without labels; rename them to one of {', '.join(CIFAR10_CLASSES)}"
+            )
         return _Plan(images, None, non_images)
     by_label: dict[int, str] = {}
     for d in top_dirs:
@@ -254,6 +264,18 @@ def _plan_layout(files: Sequence[str], where: str, unwrap: bool = False) -> _Pla
             )
     labels = [class_index(f[strip:].split("/", 1)[0]) for f in images]
     return _Plan(images, labels, non_images)  # type: ignore[arg-type]
+
+
+def _apply_labels_csv(plan: _Plan, root: str, where: str) -> _Plan:
+    """The plan with labels from root/labels.csv (see ganbench/labels_csv.py); class folders must agree."""
+    from ganbench.labels_csv import read_labels_csv
+
+    csv_path = os.path.join(root, LABELS_CSV)
+    labels = read_labels_csv(csv_path, plan.images, where)
+    if plan.labels is not None and labels != plan.labels:
+        bad = next(n for n, a, b in zip(plan.images, labels, plan.labels, strict=True) if a != b)
+        raise UserError(f"{csv_path} disagrees with the class folder of {bad}; fix one of them")
+    return _Plan(plan.images, labels, [f for f in plan.non_images if f != LABELS_CSV])
 
 
 def _resized_copy(result: ImageSet, image_size: int) -> ImageSet:

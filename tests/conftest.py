@@ -12,6 +12,11 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CIFAR = REPO.parent / "shared" / "data" / "cifar10"
 _REAL_CACHE = Path(os.environ.get("GANBENCH_CACHE") or Path.home() / ".cache" / "ganbench")
+SHARED_WEIGHTS = REPO.parent / "shared" / "weights"
+# The surrogate classifiers beside the project (as the Makefile exports them), so plain `pytest` stays offline.
+# A folder, not one file: it serves --classifier resnet56 and resnet20 alike.
+if not os.environ.get("GANBENCH_CLASSIFIER_WEIGHTS") and (SHARED_WEIGHTS / "resnet56-4bfd9763.th").is_file():
+    os.environ["GANBENCH_CLASSIFIER_WEIGHTS"] = str(SHARED_WEIGHTS)
 
 
 @pytest.fixture(scope="session", autouse=True)

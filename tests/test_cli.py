@@ -90,7 +90,8 @@ def test_two_processes_on_the_same_folder(tmp_path):
     assert [p.returncode for p in procs] == [0, 0], outs
     fids = {round(rec["metrics"]["fid"], 6) for rec in records(store)}
     assert len(records(store)) == 2 and len(fids) == 1
-    entries = cache.info()["entries"]
+    # Inception features only: the surrogate classifier caches its probabilities under its own identity
+    entries = [e for e in cache.info()["entries"] if e.get("extractor") == "inception-v3-fid"]
     for name, n in (("s", 4), ("r", 6)):
         mine = [e for e in entries if e.get("source", "").endswith(f"/{name}")]
         assert len(mine) == 1 and mine[0]["n"] == n
@@ -253,3 +254,12 @@ def test_unknown_option_and_reference_name(tiny, tmp_path):
     assert run(["score", str(tiny["samples"]), "--frobnicate"]).exit_code == 2
     result = run(score_args(tiny["samples"], Path("cifar10-val"), tmp_path / "r"))
     assert result.exit_code == 2 and "cifar10-val" in result.stderr
+
+
+def test_fid_bootstrap_interval_in_record(tiny, tmp_path):
+    result = run(score_args(tiny["samples"], tiny["ref"], tmp_path / "r", "--json", "--fid-ci", "4",
+                            "--classifier", "none"))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    m = json.loads(result.stdout)["metrics"]
+    assert m["fid_boot_n"] == 4 and m["fid_ci_low"] <= m["fid"] <= m["fid_ci_high"]
+    assert m["fid_ci_high"] > m["fid_ci_low"]

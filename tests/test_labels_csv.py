@@ -1,0 +1,57 @@
+"""Labels of a flat folder from labels.csv (file,label), and the bad-input messages around class labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganbench.errors import UserError
+from ganbench.sources import load_source
+
+
+def folder(root: Path, n: int = 4) -> Path:
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / f"{i}.png")
+    return root
+
+
+def test_labels_csv_gives_labels(tmp_path):
+    root = folder(tmp_path / "s")
+    (root / "labels.csv").write_text("file,label\n0.png,cat\n./1.png,3\n2.png,Airplane\n\n3.png,9\n")
+    s = load_source(str(root))
+    assert s.labels.tolist() == [3, 3, 0, 9] and s.names == ["0.png", "1.png", "2.png", "3.png"]
+    assert s.origin["labels"] == "labels.csv" and "skipped_non_image" not in s.notes
+    sub = load_source(str(root), n=2, seed=1)  # a subset keeps each image's own label
+    assert dict(zip(sub.names, sub.labels.tolist(), strict=True)).items() <= {
+        "0.png": 3, "1.png": 3, "2.png": 0, "3.png": 9}.items()  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0.png,cat\n1.png,10\n2.png,1\n3.png,1\n", "line 2: label '10' is neither 0-9"),
+        ("0.png,cat\n1.png,dgo\n2.png,1\n3.png,1\n", "label 'dgo'"),
+        ("0.png,-1\n1.png,1\n2.png,1\n3.png,1\n", "label '-1'"),
+        ("0.png,1\n1.png,1\n2.png,1\n3.png,1\n9.png,2\n", "names 1 file(s) that are not images"),
+        ("0.png,1\n1.png,1\n2.png,1\n", "1 image(s) in"),
+        ("0.png,1\n0.png,2\n1.png,1\n2.png,1\n3.png,1\n", "two labels"),
+        ("0.png,1,x\n", "3 fields"),
+    ],
+)
+def test_bad_labels_csv_is_one_clear_error(tmp_path, text, message):
+    root = folder(tmp_path / "s")
+    (root / "labels.csv").write_text(text)
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_source(str(root))
+
+
+def test_misspelt_class_folder_warns(tmp_path, capsys):
+    folder(tmp_path / "s" / "cat", 2)
+    folder(tmp_path / "s" / "dgo", 2)
+    assert load_source(str(tmp_path / "s")).labels is None
+    assert "dgo are not CIFAR-10 class names" in capsys.readouterr().err
