@@ -1,0 +1,303 @@
+"""Result records -> leaderboard rows: who the model is, which setup it was scored under, best and latest.
+
+Pure logic over the record dicts (plus a cached look for trainer run folders on disk), shared by the report
+and the CI gate so both name models and compare setups the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA = 1  # the record schema this module reads (ganbench/scoring.py writes it)
+
+# The settings that change FID by themselves: results that differ in any of them are never ranked together.
+SETUP_FIELDS = ("reference", "samples", "weights", "resize")
+SETUP_NAMES = {"reference": "reference", "samples": "sample count", "weights": "weights", "resize": "resize"}
+
+
+class SkipRecord(ValueError):
+    """A record the leaderboard cannot place (too old, half-written...); the message says why."""
+
+
+def get_path(d: dict, *keys: str):
+    """d[k1][k2]..., or None where any level is missing."""
+    for key in keys:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def validate(rec: dict) -> dict:
+    """Check the fields ranking needs exist; raise SkipRecord naming the first that is missing."""
+    schema = rec.get("schema")
+    if not isinstance(schema, int) or schema < SCHEMA:
+        raise SkipRecord(f"record schema {schema!r} is older than this report reads ({SCHEMA}); rescore it")
+    need = [
+        ("metrics",),
+        ("samples", "source"),
+        ("samples", "n"),
+        ("reference", "source"),
+        ("extractor", "weights_sha256"),
+        ("extractor", "resize"),
+    ]
+    for path in need:
+        if get_path(rec, *path) is None:
+            raise SkipRecord(f"no {'.'.join(path)} (half-written or from another tool)")
+    if not isinstance(rec["metrics"], dict):
+        raise SkipRecord("metrics is not a mapping")
+    fid = rec["metrics"].get("fid")
+    if fid is not None and not isinstance(fid, (int, float)):
+        raise SkipRecord(f"metrics.fid is {fid!r}, not a number")
+    return rec
+
+
+# --- identity: model name, step, trainer run folder ------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def find_run_dir(path: str) -> Path | None:
+    """The trainer run folder (holding config.json and log.csv) at or above `path`, if any."""
+    p = Path(path)
+    for cand in [p, *p.parents][:6]:  # samples/<step>/<class> is at most a few levels below the run
+        if (cand / "config.json").is_file() and (cand / "log.csv").is_file():
+            return cand
+    return None
+
+
+def run_dir_of(rec: dict) -> Path | None:
+    explicit = get_path(rec, "run", "run_dir")
+    if explicit and Path(explicit).is_dir():
+        return Path(explicit)
+    origin = get_path(rec, "samples", "origin", "path")
+    return find_run_dir(str(origin)) if origin else None
+
+
+def model_name(rec: dict) -> str:
+    """run.name (trainers write it), else the trainer run folder, else the samples source's folder name."""
+    name = get_path(rec, "run", "name")
+    if name:
+        return str(name)
+    run = run_dir_of(rec)
+    if run is not None:
+        return run.name
+    source = str(get_path(rec, "samples", "source") or "?").rstrip("/\\")
+    base = re.split(r"[/\\]", source)[-1] or source
+    return re.sub(r"\.(zip|npz)$", "", base, flags=re.IGNORECASE)
+
+
+def step_of(rec: dict) -> int | None:
+    """run.step, else the <step> of a trainer's samples/<step>/ folder."""
+    step = get_path(rec, "run", "step")
+    if isinstance(step, int):
+        return step
+    origin = get_path(rec, "samples", "origin", "path")
+    if origin and run_dir_of(rec) is not None:
+        parts = Path(origin).parts
+        if "samples" in parts[:-1]:
+            nxt = parts[parts.index("samples") + 1]
+            if nxt.isdigit():
+                return int(nxt)
+    return None
+
+
+# --- setup: what must match for two FIDs to be comparable -------------------------------------------------
+
+
+def _count(n) -> str:
+    return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def setup_of(rec: dict) -> dict[str, tuple[str, str]]:
+    """field -> (key that must match, label a reader understands)."""
+    ref, ext = rec["reference"], rec["extractor"]
+    if ref.get("kind") == "statistics":
+        sha = get_path(ref, "meta", "source", "content_sha256") or ref.get("path", "")
+        ref_label = f"{ref['source']} (statistics file)"
+        ref_key = f"stats:{ref['source']}:{sha}"
+    else:
+        sub = ref.get("subset") or {}
+        size = (
+            f"{_count(ref.get('n'))} of {_count(sub['of'])}, seed {sub.get('seed')}"
+            if sub.get("of")
+            else (f"{_count(ref.get('n'))} images")
+        )
+        copy = get_path(ref, "origin", "copy")
+        ref_label = f"{ref['source']} ({size})" + (f" [{copy}]" if copy else "")
+        ref_key = f"images:{ref['source']}:{ref.get('content_sha256', ref_label)}"
+    weights = ext.get("weights") or {}
+    w_file = weights.get("file") or ext.get("extractor", "?")
+    sha = str(ext["weights_sha256"])
+    return {
+        "reference": (ref_key, ref_label),
+        "samples": (str(rec["samples"]["n"]), _count(rec["samples"]["n"])),
+        "weights": (f"{ext.get('extractor')}:{ext.get('version')}:{sha}", f"{w_file} ({sha[:8]})"),
+        "resize": (str(ext["resize"]), str(ext["resize"])),
+    }
+
+
+def setup_key(rec: dict) -> tuple[str, ...]:
+    s = setup_of(rec)
+    return tuple(s[f][0] for f in SETUP_FIELDS)
+
+
+def setup_diff(a: dict, b: dict) -> list[str]:
+    """'sample count 500 vs 1,000'-style lines for the setup fields where records a and b differ."""
+    sa, sb = setup_of(a), setup_of(b)
+    return [f"{SETUP_NAMES[f]} {sa[f][1]} vs {sb[f][1]}" for f in SETUP_FIELDS if sa[f][0] != sb[f][0]]
+
+
+# --- rows and groups --------------------------------------------------------------------------------------
+
+
+def fid_of(rec: dict) -> float | None:
+    v = rec["metrics"].get("fid")
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def ci_of(rec: dict) -> tuple[float, float] | None:
+    lo, hi = rec["metrics"].get("fid_ci_low"), rec["metrics"].get("fid_ci_high")
+    return (float(lo), float(hi)) if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else None
+
+
+def _recency(rec: dict) -> tuple:
+    step = step_of(rec)
+    return (step if step is not None else -1, str(rec.get("created", "")))
+
+
+def latest(recs: list[dict]) -> dict:
+    """The most recent checkpoint (highest step), ties and step-less records by creation time."""
+    return max(recs, key=_recency)
+
+
+def best(recs: list[dict]) -> dict:
+    """Lowest FID; records without one only when nothing else is there."""
+    return min(recs, key=lambda r: (fid_of(r) is None, fid_of(r) or 0.0, _recency(r)))
+
+
+@dataclass
+class Row:
+    model: str
+    record: dict
+    tags: list[str]  # "best", "latest"
+    step: int | None
+    rank: int = 0  # by FID within its group, 1 = best
+    overlaps_above: bool = False  # its FID interval overlaps the row ranked just above: order not significant
+
+
+@dataclass
+class Group:
+    key: tuple[str, ...]
+    setup: dict[str, tuple[str, str]]
+    rows: list[Row] = field(default_factory=list)
+    # how it differs from the first (largest) group, e.g. ["sample count 500 vs 1,000"]
+    differs: list[str] = field(default_factory=list)
+
+
+def intervals_overlap(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bool:
+    return a is not None and b is not None and a[0] <= b[1] and b[0] <= a[1]
+
+
+def build_groups(records: list[dict]) -> list[Group]:
+    """Group records by setup; per model in a group, a row for its best and its latest record."""
+    by_setup: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for rec in records:
+        by_setup[setup_key(rec)][model_name(rec)].append(rec)
+    groups = []
+    for key, models in by_setup.items():
+        first = next(iter(models.values()))[0]
+        g = Group(key=key, setup=setup_of(first))
+        for name, recs in models.items():
+            b, last = best(recs), latest(recs)
+            if b is last:
+                g.rows.append(Row(name, b, ["best", "latest"] if len(recs) > 1 else [], step_of(b)))
+            else:
+                g.rows += [Row(name, b, ["best"], step_of(b)), Row(name, last, ["latest"], step_of(last))]
+        g.rows.sort(key=lambda r: (fid_of(r.record) is None, fid_of(r.record) or 0.0, r.model))
+        for i, row in enumerate(g.rows):
+            row.rank = i + 1
+            if i:
+                row.overlaps_above = intervals_overlap(ci_of(g.rows[i - 1].record), ci_of(row.record))
+        groups.append(g)
+    # the largest setup first (the others are described against it), then by their best FID
+    groups.sort(
+        key=lambda g: (-len(g.rows), fid_of(g.rows[0].record) is None, fid_of(g.rows[0].record) or 0.0, g.key)
+    )
+    if len(groups) > 1:
+        head = groups[0].rows[0].record
+        for g in groups[1:]:
+            g.differs = setup_diff(g.rows[0].record, head)
+    return groups
+
+
+def varying_fields(groups: list[Group]) -> list[str]:
+    """The setup fields that take more than one value across groups (named on the page)."""
+    return [f for f in SETUP_FIELDS if len({g.setup[f][0] for g in groups}) > 1]
+
+
+def runs_of(records: list[dict]) -> dict[str, list[dict]]:
+    """model name -> its records (all setups, all checkpoints), oldest first: one report page each."""
+    out: dict[str, list[dict]] = defaultdict(list)
+    for rec in records:
+        out[model_name(rec)].append(rec)
+    return {k: sorted(v, key=_recency) for k, v in sorted(out.items())}
+
+
+# --- class-aware fields: record["classwise"] (ganbench/classaware.py); absent in older records ------------
+
+# per_class row key -> chart label
+CLASS_SERIES = (
+    ("recall", "accuracy (per-class recall)"),
+    ("fid", "IFID (FID per class)"),
+    ("diversity_ratio", "diversity ratio"),
+)
+
+
+@dataclass
+class ClassView:
+    """What a run page can plot per class. Every part is None/empty when the record does not carry it."""
+
+    classes: list[str] | None = None
+    series: dict[str, list[float | None]] = field(default_factory=dict)  # label -> a value per class
+    confusion: list[list[float]] | None = None
+    confusion_png: Path | None = None
+    flags: list[str] | None = None  # "class: flag" for every class not "ok"; [] = checked, none flagged
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def class_view(rec: dict) -> ClassView:
+    """The record's per-class table, confusion matrix (and its PNG beside the record) and diversity flags."""
+    cw = rec.get("classwise")
+    view = ClassView()
+    if not isinstance(cw, dict):
+        return view
+    rows = [r for r in cw.get("per_class") or [] if isinstance(r, dict)]
+    names = cw.get("classes") if isinstance(cw.get("classes"), list) else []
+    view.classes = (
+        [str(r.get("class", names[i] if i < len(names) else i)) for i, r in enumerate(rows)]
+        or [str(c) for c in names]
+        or None
+    )
+    for key, label in CLASS_SERIES:
+        if any(_number(r.get(key)) for r in rows):
+            view.series[label] = [float(r[key]) if _number(r.get(key)) else None for r in rows]
+    conf = cw.get("confusion_matrix")
+    if isinstance(conf, list) and conf and all(isinstance(r, list) for r in conf):
+        view.confusion = conf
+    png = cw.get("heatmap")
+    if isinstance(png, str) and png and rec.get("_file"):
+        view.confusion_png = Path(rec["_file"]).parent / Path(png).name  # written beside the record
+    flagged = [r for r in rows if isinstance(r.get("flag"), str)]
+    if flagged:
+        view.flags = [f"{r.get('class', '?')}: {r['flag']}" for r in flagged if r["flag"] != "ok"]
+    elif isinstance(cw.get("overall_flag"), str):
+        view.flags = [] if cw["overall_flag"] == "ok" else [f"all samples: {cw['overall_flag']}"]
+    return view

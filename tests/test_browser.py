@@ -1,0 +1,169 @@
+"""The report site in a real browser: headless Chromium (Debian's chromium + chromium-driver) over file://.
+
+Set GANBENCH_SCREENSHOT=PATH to keep the screenshot somewhere (default: the test's temp folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ganbench.report import build_site, page_name
+from tests.test_report import _classwise, _run_folder, make_record, store_of
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+    reason="Chromium is not installed: apt-get install chromium chromium-driver (.ci/run does this)",
+)
+NASTY = "<script>alert('x')</script>"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("browser")
+    run = _run_folder(tmp, [100, 200])
+    recs = [
+        make_record(
+            "x",
+            31.0,
+            samples_path=str(run / "samples" / "100"),
+            created="2026-01-01T00:00:01",
+            ci=(29.0, 33.0),
+            classwise=_classwise(),
+        ),
+        make_record("x", 80.0, samples_path=str(run / "samples" / "200"), created="2026-01-01T00:00:02"),
+        make_record(NASTY, 30.0, ci=(28.5, 31.5)),
+        make_record("acgan-ema", 45.0, ci=(44.0, 46.0)),
+        make_record("baseline-dcgan", 120.0),
+        make_record("small-run", 70.0, n=500),
+    ]
+    recs[0]["metrics"] |= {"ifid": 41.0, "classifier_accuracy": 0.62}
+    store = store_of(tmp, recs)
+    (store / "half-written.json").write_text('{"schema": 1, "metrics": {')
+    return build_site(store, tmp / "site").index
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--window-size=1200,900",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
+    drv.set_page_load_timeout(30)
+    yield drv
+    drv.quit()
+
+
+def _open(driver, url: str) -> None:
+    driver.get(url)
+    assert driver.execute_script("return document.readyState") == "complete"
+
+
+def _console_errors(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+
+
+def _broken_images(driver) -> tuple[int, list[str]]:
+    n, broken = driver.execute_script(
+        "const imgs = Array.from(document.images);"
+        "return [imgs.length, imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)];"
+    )
+    return n, broken
+
+
+def _models(driver, group: int = 1) -> list[str]:
+    cells = driver.find_elements("css selector", f"#setup-{group} tbody td.model a")
+    return [c.text for c in cells]
+
+
+def _marks(driver, group: int = 1) -> list[str]:
+    return [c.text for c in driver.find_elements("css selector", f"#setup-{group} tbody td.sig")]
+
+
+def _click_header(driver, key: str, group: int = 1) -> None:
+    driver.find_element("css selector", f'#setup-{group} th[data-key="{key}"] button').click()
+
+
+def test_leaderboard_sorts_escapes_and_loads_cleanly(driver, site):
+    _open(driver, site.as_uri())
+    assert driver.title == "ganbench leaderboard"
+    ranked = _models(driver)
+    assert ranked == [
+        NASTY,
+        "00001-cgan",
+        "acgan-ema",
+        "00001-cgan",
+        "baseline-dcgan",
+    ]  # x: best, then latest
+    assert _marks(driver) == ["", "≈", "", "", ""]  # the two intervals that overlap: 28.5-31.5 and 29-33
+    # the nasty model name is text, not markup: no alert, no extra script element
+    assert driver.execute_script("return document.scripts.length") == 1
+    assert driver.find_element("css selector", "#setup-1 td.model a").text == NASTY
+
+    _click_header(driver, "model")
+    by_name = _models(driver)
+    # text sorts with the browser's collation (punctuation before digits before letters)
+    assert by_name != ranked and by_name == [NASTY, "00001-cgan", "00001-cgan", "acgan-ema", "baseline-dcgan"]
+    assert _marks(driver) == [""] * 5  # overlap marks mean something only in FID order
+    _click_header(driver, "model")
+    assert _models(driver) == by_name[::-1]
+    _click_header(driver, "fid")  # a newly clicked column sorts ascending: back to the ranking and its marks
+    assert _models(driver) == ranked and _marks(driver) == ["", "≈", "", "", ""]
+    _click_header(driver, "fid")
+    assert _models(driver) == ranked[::-1] and _marks(driver) == ["", "", "", "", "≈"]
+    header = driver.find_element("css selector", '#setup-1 th[data-key="fid"]')
+    assert header.get_attribute("aria-sort") == "descending"
+
+    assert "small-run" in _models(driver, 2) and "sample count 500 vs 1,000" in driver.page_source
+    assert "half-written.json" in driver.find_element("id", "skipped").text
+    reported = driver.find_element("id", "reported")
+    assert "not measured here" in reported.text and "StyleGAN2-ADA" in reported.text
+    assert _broken_images(driver)[1] == []
+    assert _console_errors(driver) == []
+
+    shot = Path(os.environ.get("GANBENCH_SCREENSHOT") or site.parent.parent / "report.png")
+    _click_header(driver, "fid")  # back to the ranking for the picture
+    driver.save_screenshot(str(shot))
+    with Image.open(shot) as im:  # keep it small: a 256-colour palette image of the viewport
+        im.convert("RGB").quantize(colors=128).save(shot, optimize=True)
+    assert shot.stat().st_size < 300_000
+    print(f"screenshot: {shot}")
+
+
+def test_run_page_images_all_load(driver, site):
+    _open(driver, site.as_uri())
+    driver.find_elements("css selector", "#setup-1 td.model a")[1].click()  # 00001-cgan, through the link
+    assert driver.current_url.endswith(page_name("00001-cgan"))
+    n, broken = _broken_images(driver)
+    assert n == 5 and broken == []  # grid, per-class bars, confusion matrix, learning curves, FID vs step
+    for section in ("samples", "per-class", "training", "records"):
+        assert driver.find_element("id", section).is_displayed()
+    assert _console_errors(driver) == []
+
+    _open(driver, (site.parent / "runs" / page_name(NASTY)).as_uri())
+    assert driver.find_element("tag name", "h1").text == NASTY
+    assert "no sample grid" in driver.find_element("id", "samples").text
+    assert _broken_images(driver) == (0, []) and _console_errors(driver) == []
