@@ -14,8 +14,9 @@ import torch
 from torch import Tensor, nn
 
 from trainers import losses
+from trainers.dcgan import Generator as Generator  # re-exported: WGAN-GP uses DCGAN's generator as is
 from trainers.gan import Batches, Nets, autocast, frozen
-from trainers.layers import dc_discriminator, dc_generator, dcgan_init
+from trainers.layers import dc_discriminator
 
 CONDITIONAL = False
 
@@ -44,16 +45,6 @@ PRESETS: dict[str, dict[str, object]] = {
     # The paper's CIFAR-10 setting: batch 64, 100k generator iterations.
     "paper": dict(steps=100_000, batch_size=64, sample_every=5_000, ckpt_every=10_000, log_every=100),
 }
-
-
-class Generator(nn.Module):
-    def __init__(self, cfg: Config) -> None:
-        super().__init__()
-        self.net = dc_generator(cfg.z_dim, cfg.g_ch)
-        dcgan_init(self)
-
-    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.net(z[:, :, None, None])
 
 
 class Discriminator(nn.Module):
