@@ -23,9 +23,9 @@ from ganbench import plots
 from ganbench.errors import UserError
 from ganbench.results import load_records
 
-REPO = Path(__file__).resolve().parents[1]
-TEMPLATES = REPO / "templates"
-REPORTED = REPO / "leaderboard" / "reported.json"
+# Package data (pyproject's package-data), so a plain `pip install` renders the same site as a checkout.
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+REPORTED = Path(__file__).resolve().parent / "reported.json"
 MARKER = ".ganbench-site"  # only a folder carrying this is ever replaced by a new build
 ASSETS = ("site.css", "site.js")
 
@@ -285,13 +285,14 @@ def build_site(store: Path, out: Path, reported_path: Path | None = None) -> Bui
             "built": time.strftime("%Y-%m-%d %H:%M"),
         }
         (tmp / "index.html").write_text(env.get_template("index.html").render(**ctx), encoding="utf-8")
+        figures.finish()  # the queued matplotlib figures, in parallel; before the site is swapped in
         _swap(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return Built(
         out / "index.html",
         len(records),
-        skipped + reported_notes,
+        skipped + reported_notes + figures.failed,
         time.perf_counter() - t0,
         figures.drawn,
         figures.reused,

@@ -22,8 +22,8 @@ def _file_key(path: Path) -> list:
     return [str(path.resolve()), st.st_size, st.st_mtime_ns]
 
 
-def _copy_png(src: Path):
-    return lambda dest: shutil.copyfile(src, dest)
+def _copy_png(src: Path, dest: Path) -> None:
+    shutil.copyfile(src, dest)
 
 
 def _samples_folder(rec: dict) -> Path | None:
@@ -48,7 +48,7 @@ def grid_section(rec: dict, run_dir: Path | None, figures: plots.Figures) -> dic
         pick = run_dir / f"grid-{step}.png"
         pick = pick if pick.is_file() else (grids[-1] if grids else None)
         if pick is not None:
-            name = figures.make("grid", _file_key(pick), _copy_png(pick))
+            name = figures.make("grid", _file_key(pick), _copy_png, pick)
             with Image.open(pick) as im:  # reads the header only; the page shows it at 2x, pixelated
                 width = im.width * 2
             caption = (
@@ -61,7 +61,7 @@ def grid_section(rec: dict, run_dir: Path | None, figures: plots.Figures) -> dic
         kind = L.get_path(rec, "samples", "kind") or "this source"
         return {"missing": f"no sample grid: the samples ({kind}) are not an image folder on this machine"}
     key = [str(folder), L.get_path(rec, "samples", "content_sha256")]
-    name = figures.make("grid", key, lambda dest: plots.sample_grid(folder, dest))
+    name = figures.make("grid", key, plots.sample_grid, folder)
     return {"src": name, "caption": f"first images of each class folder in {folder}"}
 
 
@@ -71,15 +71,18 @@ def class_sections(rec: dict, figures: plots.Figures) -> dict:
     if view.series and view.classes:
         content = [view.classes, view.series]
         out["bars"] = figures.make(
-            "classes", content, lambda d: plots.per_class_bars(view.classes, view.series, d)
+            "classes", content, plots.per_class_bars, view.classes, view.series, defer=True
         )
     if view.confusion_png is not None and view.confusion_png.is_file():
         src = view.confusion_png
-        out["confusion"] = figures.make("confusion", _file_key(src), _copy_png(src))
+        out["confusion"] = figures.make("confusion", _file_key(src), _copy_png, src)
     elif view.confusion is not None and view.classes:  # the PNG is missing (copied store): draw it again
+        plots.check_confusion(
+            view.confusion, view.classes
+        )  # bad data is a note on the page, not a worker error
         content = [view.classes, view.confusion]
         out["confusion"] = figures.make(
-            "confusion", content, lambda d: plots.confusion_heatmap(view.confusion, view.classes, d)
+            "confusion", content, plots.confusion_heatmap, view.confusion, view.classes, defer=True
         )
     return out
 
@@ -155,16 +158,10 @@ def render_run_page(env, model: str, recs: list[dict], figures: plots.Figures) -
     }
     if run_dir is not None and (run_dir / "log.csv").is_file():
         log = run_dir / "log.csv"
-        ctx["curves"] = _try(
-            notes,
-            "learning curves",
-            lambda: figures.make("curves", _file_key(log), lambda d: plots.learning_curves(log, d)),
-        )
+        curves = _try(notes, "learning curves", lambda: plots.read_curves(log))
+        if curves is not None:
+            ctx["curves"] = figures.make("curves", _file_key(log), plots.learning_curves, *curves, defer=True)
     if sum(len(v) for v in lines.values()) >= 2:
-        ctx["fid_steps"] = _try(
-            notes,
-            "FID-versus-step plot",
-            lambda: figures.make("fidsteps", lines, lambda d: plots.fid_vs_step(lines, d)),
-        )
+        ctx["fid_steps"] = figures.make("fidsteps", lines, plots.fid_vs_step, lines, defer=True)
     ctx["notes"] = notes
     return env.get_template("run.html").render(**ctx)

@@ -47,18 +47,22 @@ def _write_heatmap(record: dict, path: Path) -> None:
     section = record.get("classwise") or {}
     if section.get("confusion_matrix") is None:
         return
-    from ganbench.confusion_plot import draw_confusion
+    from ganbench import plots
 
     png = path.with_name(f"{path.stem}-confusion.png")
     clf = section.get("classifier") or {}
     title = f"{record['samples']['source']} — {clf.get('arch', '?')} ({clf.get('weights_sha256', '')[:8]})"
+    tmp = png.with_name(f".{png.name}.{os.getpid()}.tmp")
     try:
-        draw_confusion(section["confusion_matrix"], section["classes"], png, title)
+        plots.confusion_heatmap(section["confusion_matrix"], section["classes"], tmp, title)
+        os.replace(tmp, png)
     except ImportError as e:  # seaborn/matplotlib missing: the numbers matter more than the picture
         from ganbench.errors import warn
 
         warn(f"no confusion-matrix heatmap ({e}); pip install seaborn matplotlib")
         return
+    finally:
+        tmp.unlink(missing_ok=True)
     section["heatmap"] = png.name
 
 

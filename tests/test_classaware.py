@@ -154,12 +154,12 @@ def test_cli_options_and_bad_weights(small_sets, tmp_path):
 
 
 def test_record_kept_when_the_heatmap_cannot_be_drawn(tmp_path, monkeypatch, capsys):
-    import ganbench.confusion_plot as plot
+    import ganbench.plots as plots
 
     def no_seaborn(*args, **kwargs):
         raise ImportError("No module named 'seaborn'")
 
-    monkeypatch.setattr(plot, "draw_confusion", no_seaborn)
+    monkeypatch.setattr(plots, "confusion_heatmap", no_seaborn)
     record = {"samples": {"source": "s", "content_sha256": "0" * 64}, "metrics": {},
               "classwise": {"confusion_matrix": [[1]], "classes": ["airplane"], "heatmap": None}}  # fmt: skip
     path = write_record(record, tmp_path)
