@@ -9,6 +9,7 @@ samples and every class-aware number after it.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 
 from ganbench.decode import reason
@@ -26,11 +27,20 @@ def parse_label(text: str) -> int | None:
 
 def read_labels_csv(csv_path: str, images: Sequence[str], where: str) -> list[int]:
     """The label of each of `images` (relative posix paths) from csv_path; UserError naming the line/file."""
+    try:
+        with open(csv_path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise UserError(f"cannot read {csv_path} ({reason(e)}); fix or remove it") from e
+    return parse_labels_csv(data, csv_path, images, where)
+
+
+def parse_labels_csv(data: bytes, csv_path: str, images: Sequence[str], where: str) -> list[int]:
+    """read_labels_csv on the file's bytes (a folder's file or a zip member); csv_path names it in errors."""
     fix = f"fix {csv_path} (lines: file,label with label 0-9 or a CIFAR-10 class name)"
     try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    except (UnicodeDecodeError, csv.Error) as e:
         raise UserError(f"cannot read {csv_path} ({reason(e)}); {fix}") from e
     found: dict[str, int] = {}
     for line, row in enumerate(rows, 1):

@@ -138,7 +138,16 @@ def load_source(
         plan = _plan_layout(files, path)
         kind = "class-folders" if plan.labelled else "folder"
         if LABELS_CSV in plan.non_images:
-            plan = _apply_labels_csv(plan, path, spec)
+
+            def read(rel: str) -> bytes:
+                with open(os.path.join(path, rel), "rb") as f:
+                    return f.read()
+
+            shown = os.path.join(path, LABELS_CSV)
+            try:
+                plan = _apply_labels_csv(plan, read, LABELS_CSV, shown, spec)
+            except OSError as e:
+                raise UserError(f"cannot read {shown} ({reason(e)}); fix or remove it") from e
             origin["labels"] = LABELS_CSV
         return _decode_plan(
             plan,
@@ -266,16 +275,27 @@ def _plan_layout(files: Sequence[str], where: str, unwrap: bool = False) -> _Pla
     return _Plan(images, labels, non_images)  # type: ignore[arg-type]
 
 
-def _apply_labels_csv(plan: _Plan, root: str, where: str) -> _Plan:
-    """The plan with labels from root/labels.csv (see ganbench/labels_csv.py); class folders must agree."""
-    from ganbench.labels_csv import read_labels_csv
+def _apply_labels_csv(
+    plan: _Plan, read: Callable[[str], bytes], csv_name: str, shown: str, where: str
+) -> _Plan:
+    """The plan with labels from its labels.csv member `csv_name` (see ganbench/labels_csv.py), whose file
+    names are relative to the csv's folder; class folders must agree. `shown` names the csv in errors."""
+    from ganbench.labels_csv import parse_labels_csv
 
-    csv_path = os.path.join(root, LABELS_CSV)
-    labels = read_labels_csv(csv_path, plan.images, where)
+    prefix = csv_name[: -len(LABELS_CSV)]  # "" or a wrapping folder "samples/"
+    labels = parse_labels_csv(read(csv_name), shown, [f[len(prefix) :] for f in plan.images], where)
     if plan.labels is not None and labels != plan.labels:
         bad = next(n for n, a, b in zip(plan.images, labels, plan.labels, strict=True) if a != b)
-        raise UserError(f"{csv_path} disagrees with the class folder of {bad}; fix one of them")
-    return _Plan(plan.images, labels, [f for f in plan.non_images if f != LABELS_CSV])
+        raise UserError(f"{shown} disagrees with the class folder of {bad}; fix one of them")
+    return _Plan(plan.images, labels, [f for f in plan.non_images if f != csv_name])
+
+
+def _labels_csv_member(plan: _Plan) -> str | None:
+    """The labels.csv that covers every image: at the top, or in the one folder wrapping all of them."""
+    for name in sorted((f for f in plan.non_images if f.rsplit("/", 1)[-1] == LABELS_CSV), key=len):
+        if all(f.startswith(name[: -len(LABELS_CSV)]) for f in plan.images):
+            return name
+    return None
 
 
 def _resized_copy(result: ImageSet, image_size: int) -> ImageSet:
@@ -402,6 +422,12 @@ def _load_zip(
                 raise UserError(
                     f"cannot read {name} in {spec} ({reason(e)}); re-create the zip (encrypted or damaged member)"
                 ) from e
+
+        csv_name = _labels_csv_member(plan)
+        if csv_name is not None:
+            shown = f"{csv_name} in {spec}"
+            plan = _apply_labels_csv(plan, lambda m: open_member(m).read(), csv_name, shown, spec)
+            origin = {**origin, "labels": csv_name}
 
         return _decode_plan(
             plan,
