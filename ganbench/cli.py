@@ -243,39 +243,81 @@ def reference_list() -> None:
 
 @cli.group(cls=Group)
 def weights() -> None:
-    """Fetch, list and verify the FID Inception weights."""
+    """Fetch, list and verify the FID Inception and surrogate-classifier weights."""
 
 
 @weights.command("fetch")
-def weights_fetch() -> None:
+@click.option(
+    "--classifier",
+    type=click.Choice(["resnet56", "resnet20", "all", "none"]),
+    default=None,
+    help="Surrogate classifier weights to fetch too [default: resnet56; a failure is then only a warning].",
+)
+def weights_fetch(classifier) -> None:
     """Put verified weights in the cache (already there: nothing to do)."""
     from ganbench import weights as W
+    from ganbench.errors import UserError, warn
+    from ganbench.extractors.classifier import KNOWN_CLASSIFIERS, resolve_classifier
 
     resolved = W.resolve()
     click.echo(
         f"{resolved.path}  sha256 {resolved.sha256}  IS head: {'yes' if resolved.spec.has_logits else 'no'}"
     )
+    archs = {"all": list(KNOWN_CLASSIFIERS), "none": []}.get(
+        classifier or "resnet56", [classifier or "resnet56"]
+    )
+    for arch in archs:
+        try:
+            clf = resolve_classifier(arch)
+        except UserError as e:
+            if classifier is not None:  # asked for by name: its absence is the error
+                raise
+            warn(f"surrogate classifier unavailable, so class-aware scoring needs --classifier-weights or "
+                 f"--classifier none: {e}")  # fmt: skip
+            continue
+        click.echo(f"{clf.path}  sha256 {clf.sha256}  classifier: {clf.arch}")
 
 
 @weights.command("list")
 def weights_list() -> None:
     """Known weight files and which are in the cache."""
     from ganbench import weights as W
+    from ganbench.extractors.classifier import KNOWN_CLASSIFIERS
 
     for spec in W.KNOWN:
         p = W.weights_dir() / spec.filename
         state = "cached" if p.is_file() else "missing"
         head = "with IS head" if spec.has_logits else "pool3 only"
         click.echo(f"{spec.filename:<45} {state:<8} {head:<13} {spec.source}")
+    for c in KNOWN_CLASSIFIERS.values():
+        state = "cached" if (W.weights_dir() / c.filename).is_file() else "missing"
+        click.echo(f"{c.filename:<45} {state:<8} {'classifier':<13} akamaster/pytorch_resnet_cifar10")
 
 
 @weights.command("verify")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 def weights_verify(path) -> None:
-    """Check the hash of PATH (or of the weights that would be used)."""
+    """Check the hash of PATH (Inception or classifier weights), or of the Inception weights in use."""
     from ganbench import weights as W
+    from ganbench.errors import UserError
+    from ganbench.extractors import classifier as C
 
-    resolved = W.identify(Path(path)) if path else W.resolve()
+    if not path:
+        resolved = W.resolve()
+    else:
+        try:
+            resolved = W.identify(Path(path))
+        except UserError as not_inception:
+            try:
+                clf = C.identify(Path(path))
+            except UserError:
+                known = [s.filename for s in W.KNOWN] + [c.filename for c in C.KNOWN_CLASSIFIERS.values()]
+                if not Path(path).is_file():
+                    raise not_inception from None
+                raise UserError(f"{path} matches no known weights file ({', '.join(known)}); "
+                                "re-download it with `ganbench weights fetch`") from None  # fmt: skip
+            click.echo(f"ok: {clf.path} is the {clf.arch} classifier ({clf.source}, sha256 {clf.sha256})")
+            return
     click.echo(f"ok: {resolved.path} is {resolved.spec.filename} (sha256 {resolved.sha256})")
 
 
@@ -325,7 +367,7 @@ def cache_clear() -> None:
     "--reported",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Scores reported elsewhere (default: leaderboard/reported.json).",
+    help="Scores reported elsewhere (default: the reported.json shipped in the ganbench package).",
 )
 def report_command(results, out, reported) -> None:
     """Write the leaderboard site (index.html + a page per run) from the results store; prints its path."""

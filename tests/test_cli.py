@@ -123,8 +123,32 @@ def test_cache_info_and_clear(tiny, tmp_path):
 
 
 def test_weights_list_and_verify():
-    assert "default_1.pt" in run(["weights", "list"]).stdout
+    listed = run(["weights", "list"]).stdout
+    assert "default_1.pt" in listed and "resnet56-4bfd9763.th" in listed and "resnet20-12fca82f.th" in listed
     assert run(["weights", "verify"]).stdout.startswith("ok: ")
+
+
+def test_weights_fetch_and_verify_the_classifier(tmp_path, resolved_weights):
+    from tests.conftest import SHARED_WEIGHTS
+
+    if not (SHARED_WEIGHTS / "resnet20-12fca82f.th").is_file():
+        pytest.fail(f"no classifier weights in {SHARED_WEIGHTS}; tests need ../shared/weights")
+    both = run(["weights", "fetch", "--classifier", "all"], GANBENCH_CLASSIFIER_WEIGHTS=str(SHARED_WEIGHTS))
+    assert both.exit_code == 0
+    assert "classifier: resnet20" in both.stdout and "classifier: resnet56" in both.stdout
+    ok = run(["weights", "verify", str(SHARED_WEIGHTS / "resnet20-12fca82f.th")])
+    assert ok.exit_code == 0 and "is the resnet20 classifier (akamaster" in ok.stdout
+    # offline with no classifier anywhere: by default a warning (setup still works), by name an error
+    env = {"GANBENCH_CLASSIFIER_WEIGHTS": "", "GANBENCH_OFFLINE": "1", "GANBENCH_CACHE": str(tmp_path / "c"),
+           "GANBENCH_INCEPTION_WEIGHTS": str(resolved_weights.path)}  # fmt: skip
+    soft = run(["weights", "fetch"], **env)
+    assert soft.exit_code == 0 and "surrogate classifier unavailable" in soft.stderr
+    hard = run(["weights", "fetch", "--classifier", "resnet20"], **env)
+    assert hard.exit_code == 2 and "resnet20-12fca82f.th" in hard.stderr and "GANBENCH_OFFLINE" in hard.stderr
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(os.urandom(256))
+    bad = run(["weights", "verify", str(junk)])
+    assert bad.exit_code == 2 and "matches no known weights file" in bad.stderr and "resnet56" in bad.stderr
 
 
 # --- bad input: one line naming the thing, exit 2, nothing stored -------------------------------------------

@@ -223,8 +223,8 @@ def resolve_classifier(
         return identify(cached)
     if offline():
         raise UserError(
-            f"no {spec.filename} in {weights_dir()} and GANBENCH_OFFLINE is set; download it from {_URL}"
-            f"{spec.filename} there, pass --classifier-weights PATH, or use --classifier none"
+            f"no {spec.filename} in {weights_dir()} and GANBENCH_OFFLINE is set; download {_URL}"
+            f"{spec.filename} into that folder, pass --classifier-weights PATH, or use --classifier none"
         )
     try:
         return _download(spec)
