@@ -9,6 +9,7 @@ are not comparable with scores against the genuine images.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
 import pickle
 import re
@@ -76,6 +77,30 @@ def load_cifar10(
         images, labels, names, subset, notes = _load_folder_copy(path, split, n, seed)
     origin = {"copy": kind, "path": path, "split": split}
     return ImageSet(images, labels, names, f"cifar10-{split}", "cifar10", notes, origin, subset)
+
+
+def split_fingerprint(split: str, data_dir: str | None = None) -> tuple[str, str]:
+    """(copy kind, sha256 of the split's file names, sizes and mtimes): who-is-this-copy without decoding.
+
+    Cheap (one stat per file) so a result derived from a whole split, like the classifier's calibration
+    accuracy, can be looked up without reading 10,000 images; any replaced, added or touched file changes it.
+    Never downloads: a missing copy is a UserError.
+    """
+    kind, path = resolve_cifar10(data_dir, download=False)
+    if kind == "cifar10-genuine":
+        files = [(b, os.path.join(path, b)) for b in _BATCHES[split]]
+    else:
+        root = os.path.join(path, split)
+        files = sorted(
+            (os.path.relpath(os.path.join(d, f), root), os.path.join(d, f))
+            for d, _, names in os.walk(root)
+            for f in names
+        )
+    h = hashlib.sha256(f"{kind}\0{split}\n".encode())
+    for rel, full in files:
+        st = os.stat(full)
+        h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return kind, h.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------- resolution

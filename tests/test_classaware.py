@@ -7,12 +7,14 @@ feature cache (same pixels in the same order hash the same, whatever the contain
 from __future__ import annotations
 
 import json
+import os
 import warnings
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
 from ganbench import classaware
 from ganbench.extractors.classifier import ClassifierExtractor, resolve_classifier
@@ -20,7 +22,7 @@ from ganbench.metrics import fid
 from ganbench.references import Reference
 from ganbench.results import write_record
 from ganbench.scoring import ScoreConfig, features_for, score
-from ganbench.sources import ImageSet, load_source
+from ganbench.sources import CIFAR10_CLASSES, ImageSet, load_source
 
 torch.set_num_threads(1)
 
@@ -165,3 +167,26 @@ def test_record_kept_when_the_heatmap_cannot_be_drawn(tmp_path, monkeypatch, cap
     path = write_record(record, tmp_path)
     assert json.loads(path.read_text())["classwise"]["heatmap"] is None
     assert "no confusion-matrix heatmap" in capsys.readouterr().err and not list(tmp_path.glob("*.png"))
+
+
+def test_calibration_is_cached_by_the_split_files(tmp_path, clf, monkeypatch):
+    """A second CIFAR run does not decode the test split again; changing a file of it recomputes."""
+    rng = np.random.default_rng(0)
+    for c in CIFAR10_CLASSES:
+        (tmp_path / "copy" / "test" / c).mkdir(parents=True)
+        for i in range(3):
+            img = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(img).save(tmp_path / "copy" / "test" / c / f"{i}.png")
+    data = str(tmp_path / "copy")
+    loads = []
+    real_load = classaware.load_source
+    monkeypatch.setattr(classaware, "load_source", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    samples = load_source(data + "/test")  # a folder, not "cifar10-test": calibration must load the split
+    first = classaware.calibration(clf, data, None, features_for, samples)
+    again = classaware.calibration(clf, data, None, features_for, samples)
+    assert len(loads) == 1 and again.pop("cached") is True and "cached" not in first
+    assert again == first and first["n"] == 30 and first["copy"] == "cifar10-image-folder"
+    os.utime(tmp_path / "copy" / "test" / "cat" / "0.png", ns=(1, 1))  # a touched file: a new fingerprint
+    assert "cached" not in classaware.calibration(clf, data, None, features_for, samples) and len(loads) == 2
+    other_n = classaware.calibration(clf, data, 10, features_for, samples)  # a subset is its own entry
+    assert other_n["n"] == 10 and "cached" not in other_n and len(loads) == 3
