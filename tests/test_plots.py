@@ -51,33 +51,27 @@ def test_parallel_figures_equal_serial_ones_and_a_failure_is_named(tmp_path, mon
     assert not list(par.img_dir.glob(".*.tmp"))
 
 
-def test_workers_that_cannot_start_leave_the_work_to_this_process(tmp_path, monkeypatch):
-    def no_subprocess(*args, **kwargs):
-        raise OSError("no processes left")
+def _no_subprocess(*args, **kwargs):
+    raise OSError("no processes left")
 
+
+def _dying_worker(cmd, **kwargs):  # a worker that exits at once: its pipe closes mid-protocol
+    return _REAL_POPEN([sys.executable, "-c", "pass"], **kwargs)
+
+
+_REAL_POPEN = subprocess.Popen
+
+
+@pytest.mark.parametrize(("popen", "k"), [(_no_subprocess, 5), (_dying_worker, 9)], ids=["no-start", "dies"])
+def test_broken_workers_leave_the_work_to_this_process(tmp_path, monkeypatch, popen, k):
+    """A worker that cannot start, or dies holding a chunk: every figure is still drawn, here."""
     monkeypatch.setattr(plots, "PARALLEL_MIN", 1)
     monkeypatch.setattr(plots, "_cpus", lambda: 2)
-    monkeypatch.setattr(plots.subprocess, "Popen", no_subprocess)
+    monkeypatch.setattr(plots.subprocess, "Popen", popen)
     figures = plots.Figures(tmp_path)
-    names = _queue(figures, 5)
+    names = _queue(figures, k)
     figures.finish()
-    assert figures.drawn == 5 and not figures.failed
-    assert all((tmp_path / n).is_file() for n in names)
-
-
-def test_a_worker_that_dies_hands_its_chunk_back(tmp_path, monkeypatch):
-    real = subprocess.Popen
-
-    def dying_worker(cmd, **kwargs):  # a worker that exits at once: its pipe closes mid-protocol
-        return real([sys.executable, "-c", "pass"], **kwargs)
-
-    monkeypatch.setattr(plots, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(plots, "_cpus", lambda: 2)
-    monkeypatch.setattr(plots.subprocess, "Popen", dying_worker)
-    figures = plots.Figures(tmp_path)
-    names = _queue(figures, 9)
-    figures.finish()
-    assert figures.drawn == 9 and not figures.failed
+    assert figures.workers == 1 and figures.drawn == k and not figures.failed
     assert all((tmp_path / n).is_file() for n in names)
 
 
