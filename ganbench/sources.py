@@ -169,10 +169,36 @@ def load_source(
         return _load_zip(path, spec, origin, n, seed, strict, image_size, min_images)
     if lower.endswith(".npz"):
         return _load_npz(path, spec, origin, n, seed, image_size, min_images)
+    if lower.endswith(".pt"):
+        return _load_checkpoint(path, spec, n, seed, image_size, min_images)
     raise UserError(
-        f"{spec} is a file but not a .zip or .npz; pass a folder of images, a .zip of one, "
-        f"a .npz with x=uint8 [N,H,W,3], or one of {', '.join(NAMED_SOURCES)}"
+        f"{spec} is a file but not a .zip, .npz or trainer checkpoint .pt; pass a folder of images, a .zip of "
+        f"one, a .npz with x=uint8 [N,H,W,3], a `ganbench train` ckpt-<step>.pt, or one of {', '.join(NAMED_SOURCES)}"
     )
+
+
+CHECKPOINT_N = 10_000  # images generated from a trainer checkpoint when no --n is given (FID-10k)
+
+
+def _load_checkpoint(
+    path: str, spec: str, n: int | None, seed: int, image_size: int, min_images: int
+) -> ImageSet:
+    """A `ganbench train` checkpoint: n images generated with seed (trainers/sample.py), not a subset."""
+    try:
+        from trainers.sample import checkpoint_images
+    except ModuleNotFoundError as e:  # trainers not installed beside ganbench; any other error is a bug
+        if not (e.name or "").startswith("trainers"):
+            raise
+        raise UserError(
+            f"{spec}: scoring a trainer checkpoint needs the trainers package beside ganbench"
+        ) from None
+    images, labels, origin = checkpoint_images(path, n or CHECKPOINT_N, seed)
+    names = [f"G[{i}]" for i in range(len(images))]
+    result = ImageSet(np.ascontiguousarray(images), labels, names, spec, "checkpoint", {}, origin)
+    if images.shape[-1] != image_size or images.shape[-2] != image_size:
+        result = _resized_copy(result, image_size)
+    _check_count(len(result), min_images, spec)
+    return result
 
 
 # ----------------------------------------------------------------------------------------------- listing

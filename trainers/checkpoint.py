@@ -3,6 +3,7 @@
 A checkpoint is a dict of plain values and tensors:
     format, arch, model_args (the model Config as a dict), train_args (TrainSettings as a dict), class_names,
     step, batches_drawn, G, D, G_ema (or None), opt_G, opt_D, rng {python, numpy, torch, cuda},
+    rng_ranks (every rank's rng under torchrun, else None), world_size,
     fixed_z, fixed_y (the latents every sample step renders).
 so `torch.load(weights_only=True)` reads it and `ganbench sample` rebuilds G from it alone.
 """
@@ -34,9 +35,29 @@ def save(obj: dict[str, Any], path: Path) -> None:
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
+def _by_step(run_dir: Path) -> list[tuple[int, Path]]:
+    return sorted(
+        (int(m.group(1)), p) for p in Path(run_dir).glob("ckpt-*.pt") if (m := _NAME.fullmatch(p.name))
+    )
+
+
 def latest(run_dir: Path) -> Path | None:
-    steps = [(int(m.group(1)), p) for p in Path(run_dir).glob("ckpt-*.pt") if (m := _NAME.fullmatch(p.name))]
-    return max(steps)[1] if steps else None
+    steps = _by_step(run_dir)
+    return steps[-1][1] if steps else None
+
+
+def prune(run_dir: Path, keep: int, step: int) -> list[Path]:
+    """Delete all but the newest `keep` checkpoints up to `step` (just saved); returns what was deleted.
+
+    Call it only after the step's checkpoint is complete on disk, so a failure never leaves fewer than `keep`
+    good ones. Checkpoints past `step` (from before a resume at an earlier one) are left alone: this run has
+    not yet replaced them, and they are not ours to judge.
+    """
+    older = [p for s, p in _by_step(run_dir) if s <= step]
+    doomed = older[:-keep] if keep > 0 else []
+    for p in doomed:
+        p.unlink(missing_ok=True)
+    return doomed
 
 
 def resolve(path: str | Path) -> Path:

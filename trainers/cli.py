@@ -51,6 +51,42 @@ def _echo(line: str) -> None:
 @click.option(
     "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any model setting, e.g. --set g_ch=32"
 )
+@click.option("--threads", type=int, default=None, help="torch CPU threads per process [default: torch's]")
+@click.option(
+    "--minutes",
+    type=float,
+    default=None,
+    help="Stop after this many minutes of training (then the last samples and checkpoint) [default: no limit]",
+)
+@click.option(
+    "--keep-ckpts",
+    type=int,
+    default=None,
+    metavar="K",
+    help="Keep only the newest K checkpoints (0: all) [default: all]",
+)
+@click.option(
+    "--tensorboard/--no-tensorboard", default=None, help="Also write the log's scalars to <run>/tb/"
+)
+@click.option(
+    "--score-every",
+    type=int,
+    default=None,
+    metavar="K",
+    help="Score samples/<step>/ at multiples of K: FID into log.csv, a record into the results store",
+)
+@click.option("--score-ref", default=None, help="Reference of --score-every [default: cifar10-train]")
+@click.option("--score-ref-n", type=int, default=None, help="Seeded reference subset [default: 1000]")
+@click.option(
+    "--score-classifier/--no-score-classifier",
+    default=None,
+    help="Class-aware metrics in --score-every records [default: on]",
+)
+@click.option(
+    "--results",
+    default=None,
+    help="Results store of --score-every [default: $GANBENCH_RESULTS, else leaderboard/results]",
+)
 def train_command(
     arch: str,
     preset: str | None,
@@ -71,11 +107,21 @@ def train_command(
     device: str | None,
     resume: str | None,
     sets: tuple[str, ...],
+    threads: int | None,
+    minutes: float | None,
+    keep_ckpts: int | None,
+    tensorboard: bool | None,
+    score_every: int | None,
+    score_ref: str | None,
+    score_ref_n: int | None,
+    score_classifier: bool | None,
+    results: str | None,
 ) -> None:
     """Train a GAN on CIFAR-10: ARCH is one of dcgan, cgan, acgan, biggan, wgan-gp.
 
     Writes OUT/<NNNNN>-<arch>/: config.json, log.csv, ckpt-<step>.pt, samples/<step>/<class>/*.png,
-    grid-<step>.png, progress.gif, curves.png. Explicit options override the preset.
+    grid-<step>.png, progress.gif, curves.png (and tb/ with --tensorboard). Explicit options override the
+    preset. Data-parallel: torchrun --nproc_per_node=N -m ganbench train ARCH ... (batch size per process).
     """
     from trainers.data import resolve_data_dir
     from trainers.loop import train_from_cli
@@ -101,6 +147,15 @@ def train_command(
         "out": out,
         "device": device,
         "compile": compile_,
+        "threads": threads,
+        "minutes": minutes,
+        "keep_ckpts": keep_ckpts,
+        "tensorboard": tensorboard,
+        "score_every": score_every,
+        "score_ref": score_ref,
+        "score_ref_n": score_ref_n,
+        "score_classifier": score_classifier,
+        "results": results,
     }
     loop = {k: v for k, v in given.items() if v is not None}
     if data is not None or resume is None:

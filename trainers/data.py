@@ -105,6 +105,10 @@ class BatchSampler:
 
     Batch k's order and flips are functions of (seed, k) alone, so the whole sampler state is `drawn`,
     the number of batches drawn so far: a resumed run sets it and gets the same batches.
+
+    Data-parallel (world > 1): batch k is the world x batch_size images a single process would draw, and
+    rank r takes the r-th slice of it, so the ranks see distinct images of the same epoch. world = 1 is the
+    single-process sampler exactly.
     """
 
     def __init__(
@@ -117,16 +121,20 @@ class BatchSampler:
         drawn: int = 0,
         device: torch.device | None = None,
         channels_last: bool = False,
+        rank: int = 0,
+        world: int = 1,
     ) -> None:
-        if batch_size > images.shape[0]:
+        if batch_size * world > images.shape[0]:
+            processes = f" x {world} processes" if world > 1 else ""
             raise UserError(
-                f"--batch-size {batch_size} is larger than the dataset ({images.shape[0]} images)"
+                f"--batch-size {batch_size}{processes} is larger than the dataset ({images.shape[0]} images)"
             )
         self.device = device or torch.device("cpu")
         self.images, self.labels = images.to(self.device), labels.to(self.device)
         self.batch_size, self.seed, self.flip, self.drawn = batch_size, seed, flip, drawn
         self.channels_last = channels_last
-        self.per_epoch = images.shape[0] // batch_size
+        self.rank, self.world = rank, world
+        self.per_epoch = images.shape[0] // (batch_size * world)
         self._perm_epoch, self._perm = -1, torch.empty(0)
 
     @property
@@ -140,10 +148,12 @@ class BatchSampler:
         if epoch != self._perm_epoch:
             perm = torch.randperm(self.images.shape[0], generator=_generator(self.seed, 0, epoch))
             self._perm, self._perm_epoch = perm.to(self.device), epoch
-        idx = self._perm[k * self.batch_size : (k + 1) * self.batch_size]
+        lo = (k * self.world + self.rank) * self.batch_size
+        idx = self._perm[lo : lo + self.batch_size]
         x = self.images[idx].float().div_(127.5).sub_(1.0)
         if self.flip:
-            mirror = torch.rand(self.batch_size, generator=_generator(self.seed, 1, self.drawn)) < 0.5
+            coins = torch.rand(self.batch_size * self.world, generator=_generator(self.seed, 1, self.drawn))
+            mirror = coins[self.rank * self.batch_size : (self.rank + 1) * self.batch_size] < 0.5
             x = torch.where(mirror.to(self.device)[:, None, None, None], x.flip(3), x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 # A batch source: each call returns the next real batch (images float in [-1, 1], labels int64).
 Batches = Callable[[], tuple[Tensor, Tensor]]
@@ -77,10 +78,15 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
 
 @contextlib.contextmanager
 def frozen(module: nn.Module) -> Iterator[None]:
-    """No weight gradients for `module` inside the block (D during the G update: saves a third of D's backward)."""
+    """No weight gradients for `module` inside the block (D during the G update: saves a third of D's backward).
+
+    Under DDP the forward also runs in no_sync(): otherwise D's reducer would wait for gradients that a frozen
+    D never produces, and fail at its next forward.
+    """
     module.requires_grad_(False)
     try:
-        yield
+        with module.no_sync() if isinstance(module, DistributedDataParallel) else contextlib.nullcontext():
+            yield
     finally:
         module.requires_grad_(True)
 

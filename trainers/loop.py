@@ -1,19 +1,19 @@
-"""The shared training loop: one code path for every arch.
+"""The shared training loop: one code path for every arch, one process or several (torchrun, DDP).
 
-seed -> data in memory -> nets (+ resume) -> for each step: model.step() -> log.csv / samples + grid + gif +
-curves / atomic checkpoint. `to_uint8` below is the one place where generator output becomes image bytes.
-
-TODO(DDP): multi-GPU training is for a later session. It needs: torchrun + init_process_group, DDP-wrapped
-G and D (BigGAN's EMA and SN buffers synced or rank-0 only), BatchSampler sharding by rank (batch k ->
-rank-th slice), rank-0-only writes (log, samples, checkpoints), and per-rank RNG states in checkpoints.
+seed -> data in memory -> nets (+ resume) -> for each step: model.step() -> log.csv (+ TensorBoard) /
+samples + grid + gif + curves / atomic checkpoint / --score-every. `to_uint8` below is the one place where
+generator output becomes image bytes. Under torchrun (trainers/distributed.py) every rank trains, rank 0
+alone writes and prints.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -23,15 +23,18 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ganbench.errors import UserError
-from trainers import checkpoint, settings
+from ganbench.errors import UserError, warn
+from trainers import checkpoint, distributed, settings
 from trainers.atomic import atomic_write_text
 from trainers.data import CIFAR10_CLASSES, BatchSampler, load_training_set
+from trainers.distributed import Dist, bare
 from trainers.gan import Nets, make_nets
 from trainers.images import grid, replace_folder, save_gif, save_png
 from trainers.registry import arch_module
-from trainers.runlog import CsvLog, plot_curves
+from trainers.runlog import CsvLog, TbLog, plot_curves, require_tensorboard
+from trainers.scoring_hook import ScoreHook
 
+_clock = time.monotonic  # --minutes' clock (tests drive it)
 N_FIXED = 1_000  # fixed latents rendered at every sample step: 100 per class for conditional models
 GRID = 10  # grid-<step>.png is GRID x GRID (a row per class for conditional models)
 
@@ -104,9 +107,32 @@ def train(
     """Train `arch_name` with model config `cfg` and loop settings `s`; returns the run folder.
 
     resume: a loaded checkpoint to continue from (its run folder is `run_dir`), bit-for-bit on the CPU.
+    Under torchrun (WORLD_SIZE > 1) this runs on every rank; all return the same run folder.
     """
+    if s.tensorboard:
+        require_tensorboard()  # before any work: a missing package is a one-line error, not a late crash
+    if s.threads is not None:
+        torch.set_num_threads(s.threads)
+    d = distributed.setup(pick_device(s.device))
+    try:
+        run_dir = _train(arch_name, cfg, s, d, resume, run_dir, echo if d.main else _quiet)
+        distributed.barrier(d)  # no rank returns before rank 0's last files are complete
+        return run_dir
+    finally:
+        distributed.teardown(d)
+
+
+def _train(
+    arch_name: str,
+    cfg: Any,
+    s: settings.TrainSettings,
+    d: Dist,
+    resume: dict[str, Any] | None,
+    run_dir: Path | None,
+    echo: Callable[[str], None],
+) -> Path:
     arch = arch_module(arch_name)
-    device = pick_device(s.device)
+    device = d.device
     cuda = device.type == "cuda"
     if cuda:  # speed over bit-exactness on GPUs
         torch.backends.cudnn.benchmark = True
@@ -116,51 +142,120 @@ def train(
     seed_everything(s.seed)
     nets = make_nets(arch, cfg, device, channels_last=cuda)
     if resume is None:
-        run_dir = new_run_dir(Path(s.out), arch_name)
+        run_dir = distributed.broadcast(d, new_run_dir(Path(s.out), arch_name) if d.main else None)
         start, drawn = 0, 0
         fixed_z, fixed_y = fixed_latents(arch, cfg, s.seed)
+        if d.rank > 0:  # its own latents and noise; model init above was the same on every rank
+            seed_everything(distributed.rank_seed(s.seed, d.rank))
     else:
         assert run_dir is not None
         _load_state(nets, resume)
         start, drawn = resume["step"], resume["batches_drawn"]
+        drawn = drawn * resume.get("world_size", 1) // d.world  # batches of world x batch_size images
         fixed_z, fixed_y = resume["fixed_z"], resume["fixed_y"]
-        checkpoint.restore_rng(resume["rng"])
+        _restore_rng(resume, d, s.seed)
     if s.compile:
         nets.G.compile()
         nets.D.compile()
-    sampler = BatchSampler(images, labels, s.batch_size, s.seed, s.flip, drawn, device, channels_last=cuda)
+    nets = distributed.wrap(nets, d)
+    sampler = BatchSampler(images, labels, s.batch_size, s.seed, s.flip, drawn, device, channels_last=cuda,
+                           rank=d.rank, world=d.world)  # fmt: skip
     class_names = list(CIFAR10_CLASSES) if arch.CONDITIONAL else None
-    config = {"arch": arch_name, "model_args": dataclasses.asdict(cfg), "train_args": dataclasses.asdict(s)}
-    atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
-    log = CsvLog(run_dir / "log.csv", keep_until=start if resume is not None else None)
-    echo(f"{arch_name} ({s.preset} preset) on {device}: steps {start} -> {s.steps}, run folder {run_dir}")
+    log, tb, hook = None, None, None
+    if d.main:
+        run_id = _run_id(run_dir)
+        config = {"arch": arch_name, "run_id": run_id, "world_size": d.world,
+                  "model_args": dataclasses.asdict(cfg), "train_args": dataclasses.asdict(s)}  # fmt: skip
+        atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
+        log = CsvLog(run_dir / "log.csv", keep_until=start if resume is not None else None,
+                     extra_fields=("fid",) if s.score_every else ())  # fmt: skip
+        tb = TbLog(run_dir / "tb", purge_step=start + 1) if s.tensorboard else None
+        hook = ScoreHook(s, run_dir, arch_name, run_id, echo) if s.score_every else None
+    where = f"{device} x {d.world} processes" if d.world > 1 else f"{device}"
+    echo(f"{arch_name} ({s.preset} preset) on {where}: steps {start} -> {s.steps}, run folder {run_dir}")
 
     sums: dict[str, float] = {}
     n_summed, busy, drawn_at_row = 0, 0.0, sampler.drawn
-    for it in range(start, s.steps):
-        t0 = time.perf_counter()
-        metrics = arch.step(nets, cfg, sampler, it)
-        busy += time.perf_counter() - t0
-        for k, v in metrics.items():
-            sums[k] = sums.get(k, 0.0) + v
-        n_summed += 1
-        done = it + 1
-        last = done == s.steps
-        if done % s.log_every == 0 or last:
-            row = {"step": done, "epoch": round(sampler.epoch, 4)} | {
-                k: v / n_summed for k, v in sums.items()
-            }
-            row |= {"lr_G": nets.opt_G.param_groups[0]["lr"], "lr_D": nets.opt_D.param_groups[0]["lr"]}
-            row["img_per_s"] = round((sampler.drawn - drawn_at_row) * s.batch_size / max(busy, 1e-9), 1)
-            log.append(row)
-            echo(_progress_line(row, s.steps, eta_s=(s.steps - done) * busy / n_summed))
-            sums, n_summed, busy, drawn_at_row = {}, 0, 0.0, sampler.drawn
-        if done % s.sample_every == 0 or last:
-            _write_samples(run_dir, done, nets, fixed_z, fixed_y, class_names, log.rows)
-        if done % s.ckpt_every == 0 or last:
-            state = _state(arch_name, cfg, s, nets, done, sampler.drawn, fixed_z, fixed_y, class_names)
-            checkpoint.save(state, checkpoint.ckpt_path(run_dir, done))
+    deadline = _clock() + s.minutes * 60 if s.minutes else None
+    try:
+        for it in range(start, s.steps):
+            t0 = time.perf_counter()
+            metrics = arch.step(nets, cfg, sampler, it)
+            busy += time.perf_counter() - t0
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0.0) + v
+            n_summed += 1
+            done = it + 1
+            last = done == s.steps
+            if deadline is not None and not last:  # rank 0's clock decides, so all ranks stop together
+                last = bool(distributed.broadcast(d, _clock() >= deadline))
+                if last:
+                    echo(f"--minutes {s.minutes:g} reached: stopping at step {done} of {s.steps}")
+            sampled = done % s.sample_every == 0 or last
+            scored = s.score_every is not None and done % s.score_every == 0 and sampled
+            if done % s.log_every == 0 or last or scored:  # a scored step gets a row for its FID
+                row = {"step": done, "epoch": round(sampler.epoch, 4)} | distributed.mean(
+                    d, {k: v / n_summed for k, v in sums.items()}
+                )
+                row |= {"lr_G": nets.opt_G.param_groups[0]["lr"], "lr_D": nets.opt_D.param_groups[0]["lr"]}
+                real = (sampler.drawn - drawn_at_row) * s.batch_size * d.world  # all ranks together
+                row["img_per_s"] = round(real / max(busy, 1e-9), 1)
+                if log is not None:
+                    log.append(row)
+                if tb is not None:
+                    tb.add(row, done)
+                echo(_progress_line(row, s.steps, eta_s=(s.steps - done) * busy / n_summed))
+                sums, n_summed, busy, drawn_at_row = {}, 0, 0.0, sampler.drawn
+            if sampled and d.main:
+                _write_samples(run_dir, done, nets, fixed_z, fixed_y, class_names, log.rows if log else [])
+            if done % s.ckpt_every == 0 or last:
+                rng = distributed.gather(d, checkpoint.capture_rng())  # every rank's, for an exact resume
+                if d.main:
+                    state = _state(
+                        arch_name, cfg, s, nets, done, sampler.drawn, fixed_z, fixed_y, class_names, rng
+                    )
+                    checkpoint.save(state, checkpoint.ckpt_path(run_dir, done))
+                    if s.keep_ckpts:  # only now that the new checkpoint is complete on disk
+                        checkpoint.prune(run_dir, s.keep_ckpts, done)
+            if scored and hook is not None and log is not None:  # rank 0
+                fid = hook(done)
+                if fid is not None:
+                    log.set_last("fid", fid)
+                    if tb is not None:
+                        tb.add({"fid": fid}, done)
+            if last:
+                break
+    finally:
+        if tb is not None:
+            tb.close()
     return run_dir
+
+
+def _quiet(line: str) -> None:
+    """The echo of ranks > 0."""
+
+
+def _run_id(run_dir: Path) -> str:
+    """The run's id in result records: kept in config.json, so a resumed run keeps it."""
+    try:
+        return str(json.loads((run_dir / "config.json").read_text())["run_id"])
+    except (OSError, ValueError, KeyError):
+        return uuid.uuid4().hex[:12]
+
+
+def _restore_rng(ckpt: dict[str, Any], d: Dist, seed: int) -> None:
+    """Each rank's RNG state from the checkpoint; bit for bit when the process count is the same."""
+    saved = ckpt.get("rng_ranks") or [ckpt["rng"]]
+    if len(saved) == d.world:
+        checkpoint.restore_rng(saved[d.rank])
+        return
+    if d.main:
+        warn(f"the checkpoint was written by {len(saved)} process(es), this run has {d.world}: training "
+             "goes on from it, but not bit for bit (data slices and latents differ)")  # fmt: skip
+    if d.rank < len(saved):
+        checkpoint.restore_rng(saved[d.rank])
+    else:
+        seed_everything(distributed.rank_seed(seed, d.rank, ckpt["step"]))
 
 
 def _progress_line(row: dict[str, float], steps: int, eta_s: float) -> str:
@@ -183,7 +278,7 @@ def _write_samples(
     rows: list[dict[str, float]],
 ) -> None:
     """samples/<step>/<class>/*.png (or samples/<step>/all/*.png), grid-<step>.png, progress.gif, curves.png."""
-    G = nets.G_ema if nets.G_ema is not None else nets.G
+    G = nets.G_ema if nets.G_ema is not None else bare(nets.G)  # bare: no collectives on rank 0 alone
     images = render(G, z, y)
     dest = run_dir / "samples" / str(step)
     dest.parent.mkdir(exist_ok=True)
@@ -209,6 +304,7 @@ def _state(
     fixed_z: Tensor,
     fixed_y: Tensor | None,
     class_names: list[str] | None,
+    rng: list[dict[str, Any]],
 ) -> dict[str, Any]:
     return {
         "format": checkpoint.FORMAT,
@@ -218,12 +314,14 @@ def _state(
         "class_names": class_names,
         "step": step,
         "batches_drawn": drawn,
-        "G": nets.G.state_dict(),
-        "D": nets.D.state_dict(),
+        "G": bare(nets.G).state_dict(),
+        "D": bare(nets.D).state_dict(),
         "G_ema": nets.G_ema.state_dict() if nets.G_ema is not None else None,
         "opt_G": nets.opt_G.state_dict(),
         "opt_D": nets.opt_D.state_dict(),
-        "rng": checkpoint.capture_rng(),
+        "rng": rng[0],  # rank 0's: the only one of a single-process run
+        "rng_ranks": rng if len(rng) > 1 else None,  # every rank's under torchrun, for an exact resume
+        "world_size": len(rng),
         "fixed_z": fixed_z,
         "fixed_y": fixed_y,
         "torch_version": str(torch.__version__),
@@ -248,6 +346,8 @@ def train_from_cli(
     echo: Callable[[str], None] = print,
 ) -> Path:
     """Resolve presets / overrides / resume into settings, then train."""
+    if int(os.environ.get("RANK", "0")) > 0:  # under torchrun, rank 0 alone speaks
+        echo = _quiet
     arch = arch_module(arch_name)
     if resume is None:
         cfg, s = settings.fresh(arch, preset or settings.DEFAULT_PRESET, model_overrides, train_overrides)

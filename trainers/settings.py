@@ -29,6 +29,19 @@ class TrainSettings:
     out: str = "runs"  # runs go to <out>/<NNNNN>-<arch>/
     device: str = "auto"  # auto (cuda if available), cpu or cuda
     compile: bool = False  # torch.compile G and D
+    threads: int | None = None  # torch CPU threads of each process (None: torch's default; torchrun sets 1)
+    keep_ckpts: int = 0  # keep the newest K checkpoints, deleting older ones after each save (0: keep all)
+    tensorboard: bool = False  # also write log.csv's scalars to <run>/tb/ (needs the tensorboard package)
+    # score samples/<step>/ at multiples of K: FID to log.csv + a result record (None: never)
+    score_every: int | None = None
+    score_ref: str = "cifar10-train"  # reference of --score-every (anything `ganbench score --ref` takes)
+    score_ref_n: int | None = 1_000  # seeded subset of the reference (None: all); its features are cached
+    score_classifier: bool = True  # class-aware metrics too (skipped with a warning when weights are missing)
+    # results store of --score-every (None: $GANBENCH_RESULTS, else leaderboard/results)
+    results: str | None = None
+    # stop at the first step after this many minutes of this invocation's training, writing that step's
+    # samples and checkpoint as if it were the last (None: no limit; `steps` still caps the run)
+    minutes: float | None = None
 
 
 def _names(cls: type) -> set[str]:
@@ -75,6 +88,15 @@ def check(s: TrainSettings) -> TrainSettings:
     for name in ("steps", "batch_size", "sample_every", "ckpt_every", "log_every"):
         if getattr(s, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(s, name)})")
+    for name in ("threads", "score_every"):  # None: off / torch's default
+        if getattr(s, name) is not None and getattr(s, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(s, name)})")
+    if s.minutes is not None and not s.minutes > 0:
+        raise UserError(f"--minutes must be above 0 (got {s.minutes})")
+    if s.keep_ckpts < 0:
+        raise UserError(f"--keep-ckpts must be 0 (keep all) or more (got {s.keep_ckpts})")
+    if s.score_ref_n is not None and s.score_ref_n < 2:
+        raise UserError(f"--score-ref-n must be at least 2: FID needs 2 or more images (got {s.score_ref_n})")
     if s.device not in ("auto", "cpu", "cuda"):
         raise UserError(f"--device must be auto, cpu or cuda (got {s.device})")
     return s

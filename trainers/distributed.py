@@ -1,0 +1,127 @@
+"""Data-parallel training under torchrun: process group, DDP wrapping, per-rank seeds, and the few collectives
+the loop needs. With one process (no WORLD_SIZE, or 1) every function here is a no-op.
+
+    torchrun --nproc_per_node=N -m ganbench train ARCH ...
+
+- gloo on CPU, NCCL on CUDA (rank r uses cuda:LOCAL_RANK). --batch-size stays per process: a step sees
+  N x batch_size real images, each rank a distinct slice of the same shuffled epoch (trainers/data.py).
+- G and D are wrapped in DistributedDataParallel: gradients are averaged over ranks, so the weights stay equal
+  on every rank. BN statistics and spectral-norm vectors are not broadcast before each forward (BN buffers
+  are never used in a training forward, SN vectors follow from the equal weights), so rank 0's are what
+  samples and checkpoints use. The EMA copy of G is rank-local and follows the equal weights.
+- Rank 0 alone writes the run folder; the others only train. Each rank draws its own latents: rank 0 keeps
+  the single-process RNG stream, rank r > 0 is reseeded from (seed, r).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as td
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from trainers.gan import Nets
+
+# Rank 0 writes samples (and may score them with --score-every, ~10 images/s on a CPU) while the others wait
+# in their next all-reduce: the default 10-30 min collective timeout could cut a long scoring pass short.
+TIMEOUT = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class Dist:
+    """Where this process stands: its rank, the number of processes, its device."""
+
+    rank: int
+    world: int
+    device: torch.device
+    owns_group: bool = False  # this module started the process group, so it ends it too
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the one process that writes files and prints."""
+        return self.rank == 0
+
+
+def setup(device: torch.device) -> Dist:
+    """Join the torchrun process group when WORLD_SIZE > 1; else a single process on `device`."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist(0, 1, device)
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    owns = not td.is_initialized()
+    if owns:
+        td.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=TIMEOUT)
+    return Dist(td.get_rank(), td.get_world_size(), device, owns)
+
+
+def barrier(d: Dist) -> None:
+    """Wait for every rank (e.g. for rank 0's last checkpoint before anyone returns)."""
+    if d.world > 1:
+        td.barrier()
+
+
+def teardown(d: Dist) -> None:
+    if d.owns_group and td.is_initialized():
+        td.destroy_process_group()
+
+
+def rank_seed(seed: int, rank: int, step: int = 0) -> int:
+    """A well-mixed seed for rank > 0 (and for a rank that a resumed checkpoint has no RNG state of)."""
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def wrap(nets: Nets, d: Dist) -> Nets:
+    """G and D in DistributedDataParallel when there are several processes (optimisers keep the same params)."""
+    if d.world == 1:
+        return nets
+    ids = [d.device.index] if d.device.type == "cuda" else None
+    # No buffer broadcast before each forward. Newer torch names the option forward_sync_buffers (and still
+    # syncs at init, which is harmless: every rank starts from the same seed).
+    new_name = "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
+    no_sync = {"forward_sync_buffers" if new_name else "broadcast_buffers": False}
+
+    def ddp(m: nn.Module) -> nn.Module:
+        return DistributedDataParallel(m, device_ids=ids, **no_sync)
+
+    return Nets(G=ddp(nets.G), D=ddp(nets.D), opt_G=nets.opt_G, opt_D=nets.opt_D, G_ema=nets.G_ema)
+
+
+def bare(module: nn.Module) -> nn.Module:
+    """The model inside a DDP wrapper (what state_dict and sampling use; its forward has no collectives)."""
+    return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+def broadcast(d: Dist, obj: Any) -> Any:
+    """Rank 0's `obj` on every rank."""
+    if d.world == 1:
+        return obj
+    box = [obj]
+    td.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather(d: Dist, obj: Any) -> list[Any]:
+    """[obj of rank 0, obj of rank 1, ...] on every rank."""
+    if d.world == 1:
+        return [obj]
+    out: list[Any] = [None] * d.world
+    td.all_gather_object(out, obj)
+    return out
+
+
+def mean(d: Dist, values: dict[str, float]) -> dict[str, float]:
+    """The average of each value over the ranks (every rank logs the same keys in the same order)."""
+    if d.world == 1 or not values:
+        return values
+    t = torch.tensor(list(values.values()), dtype=torch.float64, device=d.device)
+    td.all_reduce(t)
+    return dict(zip(values, (t / d.world).tolist(), strict=True))
