@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 # Scores 500 CIFAR-10 test images as "samples" against 1,000 train images (seeded subsets), then writes the
 # leaderboard site: about 4 minutes on 2 CPU cores the first time, seconds once features are cached.
-# `ganbench demo` without --no-train first trains a small CGAN on CPU (about 10 minutes).
+# `ganbench demo` without --no-train first trains a small CGAN on CPU for 5 minutes (--minutes).
 demo: setup
 	$(BIN)/ganbench demo --no-train --workdir runs/demo
 

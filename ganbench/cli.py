@@ -93,7 +93,12 @@ def print_record(record: dict, stored: Path | None) -> None:
     show_default=True,
     help="Reference: an image source, a stats .npz (mu, sigma) or an imported reference name.",
 )
-@click.option("--n", type=click.IntRange(2), default=None, help="Score a seeded subset of N samples.")
+@click.option(
+    "--n",
+    type=click.IntRange(2),
+    default=None,
+    help="Score a seeded subset of N samples (a trainer checkpoint .pt: generate N, default 10,000).",
+)
 @click.option(
     "--ref-n", type=click.IntRange(2), default=None, help="Use a seeded subset of N reference images."
 )
@@ -455,11 +460,14 @@ def check_command(sources, baseline, tolerance, update, results, ref, n, ref_n, 
     help="Where the run, the results and the site go.",
 )
 @click.option(
-    "--steps",
-    type=click.IntRange(1),
-    default=150,
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
     show_default=True,
-    help="Training steps of the small CPU model.",
+    help="Training time of the small CPU model.",
+)
+@click.option(
+    "--steps", type=click.IntRange(1), default=None, help="Cap on its training steps [default: none]."
 )
 @click.option("--n", type=click.IntRange(2), default=500, show_default=True, help="Samples to score.")
 @click.option("--ref-n", type=click.IntRange(2), default=1000, show_default=True, help="Reference images.")
@@ -471,13 +479,14 @@ def check_command(sources, baseline, tolerance, update, results, ref, n, ref_n, 
     help="CIFAR-10 location (else GANBENCH_DATA, else torchvision).",
 )
 @click.option("--no-train", is_flag=True, help="Skip training: score the CIFAR-10 test copy as samples.")
-def demo_command(workdir, steps, n, ref_n, data_dir, no_train) -> None:
+def demo_command(workdir, minutes, steps, n, ref_n, data_dir, no_train) -> None:
     """Train a small GAN on the CPU, score it and write the report: the whole loop in minutes."""
     from ganbench.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(
-        workdir=Path(workdir), steps=steps, n=n, ref_n=ref_n, data_dir=data_dir, train=not no_train
-    )
+        workdir=Path(workdir), minutes=minutes, steps=steps, n=n, ref_n=ref_n, data_dir=data_dir,
+        train=not no_train,
+    )  # fmt: skip
     index = run_demo(cfg, echo=lambda line: click.echo(line, err=True))
     click.echo(str(index.resolve()))
 

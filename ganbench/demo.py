@@ -21,7 +21,8 @@ Echo = Callable[[str], None]
 class DemoConfig:
     workdir: Path = Path("runs/demo")  # train/, results/ and site/ go here
     arch: str = "cgan"  # a conditional model, so the grid has a row per class
-    steps: int = 150  # generator updates (cpu preset, batch 64): 2-6 min on 2 busy-to-idle cores
+    minutes: float = 5.0  # training budget: the demo's length does not depend on how busy the machine is
+    steps: int | None = None  # cap on generator updates (None: the cpu preset's, far beyond the budget)
     n: int = 500  # samples scored (of the 1,000 the trainer writes at the last step)
     ref_n: int = 1000  # CIFAR-10 train images in the reference (cached after the first demo)
     data_dir: str | None = None  # CIFAR-10 copy (else GANBENCH_DATA, else ganbench.datasets' default)
@@ -29,7 +30,8 @@ class DemoConfig:
 
 
 def train_small(cfg: DemoConfig, echo: Echo) -> Path | None:
-    """Train `cfg.arch` for `cfg.steps` on the CPU; the folder of its last samples, or None to fall back."""
+    """Train `cfg.arch` on the CPU for `cfg.minutes` (or `cfg.steps`, whichever ends first); the folder of
+    its last samples, or None to fall back."""
     try:
         from trainers.cli import train_command
     except ModuleNotFoundError as e:
@@ -40,27 +42,15 @@ def train_small(cfg: DemoConfig, echo: Echo) -> Path | None:
     import click
 
     out = cfg.workdir / "train"
-    steps = str(cfg.steps)
-    args = [
-        cfg.arch,
-        "--preset",
-        "cpu",
-        "--steps",
-        steps,
-        "--sample-every",
-        steps,
-        "--ckpt-every",
-        steps,
-        "--log-every",
-        str(max(1, cfg.steps // 50)),
-        "--device",
-        "cpu",
-        "--out",
-        str(out),
-    ]
+    once = str(10**9)  # samples and a checkpoint at the last step only, wherever the budget ends it
+    args = [cfg.arch, "--preset", "cpu", "--minutes", str(cfg.minutes), "--sample-every", once,
+            "--ckpt-every", once, "--log-every", "10", "--device", "cpu", "--out", str(out)]  # fmt: skip
+    if cfg.steps is not None:
+        args += ["--steps", str(cfg.steps)]
     if cfg.data_dir:
         args += ["--data", cfg.data_dir]
-    echo(f"training {cfg.arch} for {cfg.steps} steps on the CPU into {out}/ ...")
+    cap = f" (at most {cfg.steps} steps)" if cfg.steps is not None else ""
+    echo(f"training {cfg.arch} for {cfg.minutes:g} minutes{cap} on the CPU into {out}/ ...")
     before = set(out.glob(f"*-{cfg.arch}")) if out.is_dir() else set()
     try:
         train_command.main(args, prog_name="ganbench train", standalone_mode=False)
@@ -68,7 +58,8 @@ def train_small(cfg: DemoConfig, echo: Echo) -> Path | None:
         echo(f"training failed ({type(e).__name__}: {e}): the CIFAR-10 test copy stands in for samples")
         return None
     new = sorted(set(out.glob(f"*-{cfg.arch}")) - before)
-    samples = new[-1] / "samples" / steps if new else None
+    steps = [int(p.name) for p in (new[-1] / "samples").glob("*") if p.name.isdigit()] if new else []
+    samples = new[-1] / "samples" / str(max(steps)) if steps else None
     if samples is None or not samples.is_dir():
         echo(f"training wrote no samples under {out}: the CIFAR-10 test copy stands in for samples")
         return None

@@ -92,10 +92,13 @@ def model_name(rec: dict) -> str:
 
 
 def step_of(rec: dict) -> int | None:
-    """run.step, else the <step> of a trainer's samples/<step>/ folder."""
+    """run.step, else the step of a scored checkpoint, else the <step> of a trainer's samples/<step>/."""
     step = get_path(rec, "run", "step")
     if isinstance(step, int):
         return step
+    if get_path(rec, "samples", "kind") == "checkpoint":  # `ganbench score ckpt-<step>.pt`
+        step = str(get_path(rec, "samples", "origin", "step") or "")
+        return int(step) if step.isdigit() else None
     origin = get_path(rec, "samples", "origin", "path")
     if origin and run_dir_of(rec) is not None:
         parts = Path(origin).parts

@@ -44,19 +44,20 @@ def test_demo_trains_then_scores_the_run_samples(tmp_path, monkeypatch):
     def fake_train(args, prog_name=None, standalone_mode=True):  # writes what the trainer writes, instantly
         seen.append(args)
         out = Path(args[args.index("--out") + 1])
-        run = _run_folder(out.parent / "scratch", [int(args[args.index("--steps") + 1])])
+        run = _run_folder(out.parent / "scratch", [20, 137])  # the time budget ended it at step 137
         out.mkdir(parents=True, exist_ok=True)
         run.rename(out / "00000-cgan")
 
     monkeypatch.setattr(trainers_cli.train_command, "main", fake_train)
     calls = []
     index = run_demo(
-        DemoConfig(workdir=tmp_path, steps=100), echo=lambda s: None, score_fn=_fake_score(calls)
+        DemoConfig(workdir=tmp_path, minutes=2.5), echo=lambda s: None, score_fn=_fake_score(calls)
     )
     assert seen[0][:2] == ["cgan", "--preset"] and "--device" in seen[0] and "cpu" in seen[0]
-    assert calls[0].samples == str(tmp_path / "train" / "00000-cgan" / "samples" / "100")
+    assert seen[0][seen[0].index("--minutes") + 1] == "2.5" and "--steps" not in seen[0]
+    assert calls[0].samples == str(tmp_path / "train" / "00000-cgan" / "samples" / "137")  # newest, not 20
     page = _html(index.parent / "runs" / page_name("00000-cgan"))
-    assert "grid-100.png" in page and 'id="training"' in page
+    assert "grid-137.png" in page and 'id="training"' in page
 
 
 def test_demo_falls_back_when_training_fails(tmp_path, monkeypatch):

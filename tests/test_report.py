@@ -159,6 +159,10 @@ def test_model_name_and_step_from_a_trainer_run_folder(tmp_path):
     zipped = make_record("ignored", 30.0, samples_path="out/fakes.ZIP")
     assert L.model_name(zipped) == "fakes"
     assert L.model_name(make_record("named", 1.0)) == "named"
+    ckpt = make_record("ignored", 30.0, samples_path=str(run / "ckpt-7000.pt"))  # `ganbench score CKPT`
+    ckpt["samples"] |= {"kind": "checkpoint", "source": str(run / "ckpt-7000.pt")}
+    ckpt["samples"]["origin"]["step"] = "7000"
+    assert (L.model_name(ckpt), L.step_of(ckpt)) == ("00003-cgan", 7000)
 
 
 @pytest.mark.parametrize(
