@@ -1,0 +1,45 @@
+"""What the `ganbench` command modules share: the error-to-exit-code group and the extractor options."""
+
+from __future__ import annotations
+
+import click
+
+from ganbench.errors import UserError
+
+
+class Group(click.Group):
+    """Turns a UserError anywhere below into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(2)
+
+
+def extractor_options(f):
+    opts = [
+        click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto",
+                     show_default=True, help="auto: CUDA torch if present, else onnxruntime on CPU."),
+        click.option("--resize", "resize", type=click.Choice(["legacy-tf", "clean"]), default="legacy-tf",
+                     show_default=True, help="legacy-tf: TF1 bilinear (torch-fidelity); clean: PIL bicubic (clean-fid)."),
+        click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True),
+        click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
+                     help="FID Inception weights file (else GANBENCH_INCEPTION_WEIGHTS, the cache, download)."),
+        click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
+                     help="CIFAR-10 location for cifar10-train/-test (else GANBENCH_DATA, else torchvision)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --n/--ref-n subsets."),
+        click.option("--strict", is_flag=True, help="Non-image files among images are an error, not skipped."),
+    ]  # fmt: skip
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def make_extractor(backend: str, resize: str, batch_size: int, inception_weights: str | None):
+    from ganbench import weights
+    from ganbench.extractors.inception import InceptionExtractor
+
+    return InceptionExtractor(weights.resolve(inception_weights), backend=backend, resize_policy=resize,
+                              batch_size=batch_size)  # fmt: skip
