@@ -7,10 +7,7 @@ formats, colour modes or odd sizes. What had to be changed to get there is count
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import re
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
@@ -119,8 +116,8 @@ def load_source(
         split = spec.casefold().split("-", 1)[1]
         result = load_cifar10(split, data_dir=data_dir, n=n, seed=seed)
         if result.images.shape[-1] != image_size or result.images.shape[-2] != image_size:
-            result = _resized_copy(result, image_size)
-        _check_count(len(result), min_images, spec)
+            result = resized_copy(result, image_size)
+        check_count(len(result), min_images, spec)
         return result
 
     path = os.path.expanduser(spec)
@@ -135,7 +132,7 @@ def load_source(
 
     if os.path.isdir(path):
         files = _walk_folder(path)
-        plan = _plan_layout(files, path)
+        plan = plan_layout(files, path)
         kind = "class-folders" if plan.labelled else "folder"
         if LABELS_CSV in plan.non_images:
 
@@ -145,11 +142,11 @@ def load_source(
 
             shown = os.path.join(path, LABELS_CSV)
             try:
-                plan = _apply_labels_csv(plan, read, LABELS_CSV, shown, spec)
+                plan = apply_labels_csv(plan, read, LABELS_CSV, shown, spec)
             except OSError as e:
                 raise UserError(f"cannot read {shown} ({reason(e)}); fix or remove it") from e
             origin["labels"] = LABELS_CSV
-        return _decode_plan(
+        return decode_plan(
             plan,
             spec,
             lambda rel: os.path.join(path, rel),
@@ -164,41 +161,19 @@ def load_source(
             min_images=min_images,
         )
 
+    from ganbench import containers  # lazy: it builds on this module's layout and decoding helpers
+
     lower = path.lower()
     if lower.endswith(".zip"):
-        return _load_zip(path, spec, origin, n, seed, strict, image_size, min_images)
+        return containers.load_zip(path, spec, origin, n, seed, strict, image_size, min_images)
     if lower.endswith(".npz"):
-        return _load_npz(path, spec, origin, n, seed, image_size, min_images)
+        return containers.load_npz(path, spec, origin, n, seed, image_size, min_images)
     if lower.endswith(".pt"):
-        return _load_checkpoint(path, spec, n, seed, image_size, min_images)
+        return containers.load_checkpoint(path, spec, n, seed, image_size, min_images)
     raise UserError(
         f"{spec} is a file but not a .zip, .npz or trainer checkpoint .pt; pass a folder of images, a .zip of "
         f"one, a .npz with x=uint8 [N,H,W,3], a `ganbench train` ckpt-<step>.pt, or one of {', '.join(NAMED_SOURCES)}"
     )
-
-
-CHECKPOINT_N = 10_000  # images generated from a trainer checkpoint when no --n is given (FID-10k)
-
-
-def _load_checkpoint(
-    path: str, spec: str, n: int | None, seed: int, image_size: int, min_images: int
-) -> ImageSet:
-    """A `ganbench train` checkpoint: n images generated with seed (trainers/sample.py), not a subset."""
-    try:
-        from trainers.sample import checkpoint_images
-    except ModuleNotFoundError as e:  # trainers not installed beside ganbench; any other error is a bug
-        if not (e.name or "").startswith("trainers"):
-            raise
-        raise UserError(
-            f"{spec}: scoring a trainer checkpoint needs the trainers package beside ganbench"
-        ) from None
-    images, labels, origin = checkpoint_images(path, n or CHECKPOINT_N, seed)
-    names = [f"G[{i}]" for i in range(len(images))]
-    result = ImageSet(np.ascontiguousarray(images), labels, names, spec, "checkpoint", {}, origin)
-    if images.shape[-1] != image_size or images.shape[-2] != image_size:
-        result = _resized_copy(result, image_size)
-    _check_count(len(result), min_images, spec)
-    return result
 
 
 # ----------------------------------------------------------------------------------------------- listing
@@ -210,7 +185,7 @@ def is_image_name(name: str) -> bool:
     return not base.startswith(".") and base.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _is_ignored_dir(name: str) -> bool:
+def is_ignored_dir(name: str) -> bool:
     return name.startswith(".") or name in _IGNORED_DIRS
 
 
@@ -233,7 +208,7 @@ def _walk_folder(root: str) -> list[str]:
             rel = f"{rel_dir}{entry.name}"
             # is_dir/is_file use the d_type from the directory listing: no stat per file.
             if entry.is_dir():
-                if not _is_ignored_dir(entry.name):
+                if not is_ignored_dir(entry.name):
                     stack.append((rel + "/", entry.path))
             elif entry.is_file():
                 out.append(rel)
@@ -260,7 +235,7 @@ class _Plan:
         return self.labels is not None
 
 
-def _plan_layout(files: Sequence[str], where: str, unwrap: bool = False) -> _Plan:
+def plan_layout(files: Sequence[str], where: str, unwrap: bool = False) -> _Plan:
     """Split sorted relative file paths into images/non-images and decide whether top-level dirs are classes.
 
     unwrap (zips only): look through a single wrapping folder ("samples/cat/1.png" from `zip -r samples.zip
@@ -301,7 +276,7 @@ def _plan_layout(files: Sequence[str], where: str, unwrap: bool = False) -> _Pla
     return _Plan(images, labels, non_images)  # type: ignore[arg-type]
 
 
-def _apply_labels_csv(
+def apply_labels_csv(
     plan: _Plan, read: Callable[[str], bytes], csv_name: str, shown: str, where: str
 ) -> _Plan:
     """The plan with labels from its labels.csv member `csv_name` (see ganbench/labels_csv.py), whose file
@@ -316,7 +291,7 @@ def _apply_labels_csv(
     return _Plan(plan.images, labels, [f for f in plan.non_images if f != csv_name])
 
 
-def _labels_csv_member(plan: _Plan) -> str | None:
+def labels_csv_member(plan: _Plan) -> str | None:
     """The labels.csv that covers every image: at the top, or in the one folder wrapping all of them."""
     for name in sorted((f for f in plan.non_images if f.rsplit("/", 1)[-1] == LABELS_CSV), key=len):
         if all(f.startswith(name[: -len(LABELS_CSV)]) for f in plan.images):
@@ -324,7 +299,7 @@ def _labels_csv_member(plan: _Plan) -> str | None:
     return None
 
 
-def _resized_copy(result: ImageSet, image_size: int) -> ImageSet:
+def resized_copy(result: ImageSet, image_size: int) -> ImageSet:
     notes = dict(result.notes)
     images = resize_array(result.images, image_size, notes, result.source)
     return ImageSet(
@@ -345,7 +320,7 @@ def choose_subset(total: int, n: int | None, seed: int, where: str) -> tuple[np.
     return idx, {"n": int(n), "of": int(total), "seed": int(seed)}
 
 
-def _check_count(count: int, min_images: int, where: str) -> None:
+def check_count(count: int, min_images: int, where: str) -> None:
     if count < min_images:
         raise UserError(
             f"need at least {min_images} images (FID needs 2 or more); {where} has {count}; add images or check the path"
@@ -370,7 +345,7 @@ def _handle_non_images(
     )
 
 
-def _decode_plan(
+def decode_plan(
     plan: _Plan,
     where: str,
     open_ref: Callable[[str], str | IO[bytes]],
@@ -393,146 +368,13 @@ def _decode_plan(
         )
     notes: dict[str, int] = {}
     _handle_non_images(plan.non_images, where, strict, notes, sep)
-    _check_count(len(plan.images), min_images, where)
+    check_count(len(plan.images), min_images, where)
     idx, subset = choose_subset(len(plan.images), n, seed, where)
     names = plan.images if idx is None else [plan.images[i] for i in idx]
     labels = None
     if plan.labels is not None:
         all_labels = np.asarray(plan.labels, dtype=np.int64)
         labels = np.ascontiguousarray(all_labels if idx is None else all_labels[idx])
-    _check_count(len(names), min_images, f"the subset of {where}")
+    check_count(len(names), min_images, f"the subset of {where}")
     images = decode_many(names, open_ref, display, image_size, notes, where)
     return ImageSet(images, labels, list(names), source, kind, notes, origin, subset)
-
-
-# ----------------------------------------------------------------------------------------------- zip / npz
-
-_DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-def _load_zip(
-    path: str,
-    spec: str,
-    origin: dict[str, str],
-    n: int | None,
-    seed: int,
-    strict: bool,
-    image_size: int,
-    min_images: int,
-) -> ImageSet:
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise UserError(f"cannot open {spec} as a zip ({reason(e)}); re-create the archive") from e
-    with zf:
-        members: dict[str, str] = {}  # normalised posix name -> member name in the archive
-        for info in zf.infolist():
-            raw = info.filename
-            name = raw.replace("\\", "/")
-            # Checked on every member (even ones we would ignore): an archive with such entries is hostile or broken.
-            if name.startswith("/") or _DRIVE.match(name) or ".." in name.split("/"):
-                raise UserError(
-                    f"{spec} contains unsafe member '{raw}' (absolute path or '..'); re-create the zip with relative paths"
-                )
-            if info.is_dir() or name.endswith("/"):
-                continue
-            if any(_is_ignored_dir(part) for part in name.split("/")[:-1]):
-                continue
-            members[name] = raw
-        plan = _plan_layout(sorted(members), spec, unwrap=True)
-
-        def open_member(name: str) -> IO[bytes]:
-            try:
-                return io.BytesIO(zf.read(members[name]))
-            except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError) as e:
-                raise UserError(
-                    f"cannot read {name} in {spec} ({reason(e)}); re-create the zip (encrypted or damaged member)"
-                ) from e
-
-        csv_name = _labels_csv_member(plan)
-        if csv_name is not None:
-            shown = f"{csv_name} in {spec}"
-            plan = _apply_labels_csv(plan, lambda m: open_member(m).read(), csv_name, shown, spec)
-            origin = {**origin, "labels": csv_name}
-
-        return _decode_plan(
-            plan,
-            spec,
-            open_member,
-            lambda name: f"{name} in {spec}",
-            kind="zip",
-            source=spec,
-            origin=origin,
-            n=n,
-            seed=seed,
-            strict=strict,
-            image_size=image_size,
-            min_images=min_images,
-            sep=":",
-        )
-
-
-def _load_npz(
-    path: str, spec: str, origin: dict[str, str], n: int | None, seed: int, image_size: int, min_images: int
-) -> ImageSet:
-    expected = "expected uint8 x as [N,H,W,3] or [N,3,H,W] (and optional integer y in 0..9)"
-    try:
-        z = np.load(path, allow_pickle=False)
-    except Exception as e:  # BadZipFile, ValueError (pickled objects), OSError, EOFError
-        raise UserError(
-            f"cannot read {spec} as .npz ({reason(e)}); re-save it with numpy.savez(path, x=..., y=...)"
-        ) from e
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise UserError(
-            f"{spec} holds a single array, not an .npz archive; save it with numpy.savez(path, x=images)"
-        )
-    try:
-        with z:
-            if "x" not in z.files:
-                raise UserError(
-                    f"{spec} has no array 'x' (found: {', '.join(z.files) or 'none'}); {expected}"
-                )
-            x = z["x"]
-            y = z["y"] if "y" in z.files else None
-    except UserError:
-        raise
-    except Exception as e:
-        raise UserError(f"cannot read arrays from {spec} ({reason(e)}); re-save it with numpy.savez") from e
-
-    if x.dtype != np.uint8:
-        raise UserError(f"{spec}: x has dtype {x.dtype}; {expected} (convert to uint8 0..255 before saving)")
-    if x.ndim == 4 and x.shape[-1] == 3:
-        nchw = False
-    elif x.ndim == 4 and x.shape[1] == 3:
-        nchw = True
-    else:
-        raise UserError(f"{spec}: x has shape {list(x.shape)}; {expected}")
-    total = x.shape[0]
-    if x.shape[2] == 0 or x.shape[1 if not nchw else 3] == 0:
-        raise UserError(f"{spec}: x has shape {list(x.shape)} (empty images); {expected}")
-
-    labels = None
-    if y is not None:
-        if not np.issubdtype(y.dtype, np.integer):
-            raise UserError(f"{spec}: y has dtype {y.dtype}; expected integer class labels 0..9")
-        if y.shape not in ((total,), (total, 1)):
-            raise UserError(f"{spec}: y has shape {list(y.shape)}; expected [{total}] to match x")
-        labels = y.reshape(total).astype(np.int64)
-        if total and (labels.min() < 0 or labels.max() > 9):
-            raise UserError(
-                f"{spec}: y holds labels {labels.min()}..{labels.max()}; expected CIFAR-10 class indices 0..9"
-            )
-
-    _check_count(total, min_images, spec)
-    idx, subset = choose_subset(total, n, seed, spec)
-    if idx is not None:
-        x = x[idx]
-        labels = None if labels is None else np.ascontiguousarray(labels[idx])
-        names = [f"x[{i}]" for i in idx]
-    else:
-        names = [f"x[{i}]" for i in range(total)]
-    _check_count(len(names), min_images, f"the subset of {spec}")
-    images = np.ascontiguousarray(x if nchw else x.transpose(0, 3, 1, 2))
-    notes: dict[str, int] = {}
-    images = resize_array(images, image_size, notes, spec)
-    return ImageSet(images, labels, names, spec, "npz", notes, origin, subset)
