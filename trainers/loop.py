@@ -177,6 +177,7 @@ def _train(
     sums: dict[str, float] = {}
     n_summed, busy, drawn_at_row = 0, 0.0, sampler.drawn
     deadline = _clock() + s.minutes * 60 if s.minutes else None
+    ends_by = time.monotonic() + s.minutes * 60 if s.minutes else None  # for the printed ETA only
     try:
         for it in range(start, s.steps):
             t0 = time.perf_counter()
@@ -204,7 +205,10 @@ def _train(
                     log.append(row)
                 if tb is not None:
                     tb.add(row, done)
-                echo(_progress_line(row, s.steps, eta_s=(s.steps - done) * busy / n_summed))
+                eta = (s.steps - done) * busy / n_summed
+                if ends_by is not None:  # the time budget may end the run before the last step
+                    eta = max(0.0, min(eta, ends_by - time.monotonic()))
+                echo(_progress_line(row, s.steps, eta_s=eta))
                 sums, n_summed, busy, drawn_at_row = {}, 0, 0.0, sampler.drawn
             if sampled and d.main:
                 _write_samples(run_dir, done, nets, fixed_z, fixed_y, class_names, log.rows if log else [])
