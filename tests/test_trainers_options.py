@@ -137,6 +137,23 @@ def test_score_every_on_resume_adds_the_column(fake_cifar: Path, tmp_path: Path,
     assert [c.classifier for c, _ in fake_scoring] == ["none"]
 
 
+def test_score_every_0_turns_it_off_on_resume(fake_cifar: Path, tmp_path: Path, fake_scoring: list) -> None:
+    base = ["cgan", "--preset", "smoke", "--data", fake_cifar, "--out", tmp_path / "runs", "--steps", 2]
+    run = run_train(*base, "--sample-every", 1, "--score-every", 1, "--no-score-classifier",
+                    "--results", tmp_path / "r")  # fmt: skip
+    assert len(fake_scoring) == 2
+    result = invoke(train_command, ["cgan", "--resume", run, "--steps", 4, "--score-every", 0])
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    assert len(fake_scoring) == 2  # steps 3 and 4 were sampled but not scored
+    assert [(r["step"], r["fid"]) for r in read_log(run)] == [
+        ("1", "101.0"),
+        ("2", "102.0"),
+        ("3", ""),
+        ("4", ""),
+    ]
+    assert json.loads((run / "config.json").read_text())["train_args"]["score_every"] is None  # and stays off
+
+
 def test_score_every_without_inception_weights_trains_on(
     fake_cifar: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -299,7 +316,7 @@ def test_failed_save_with_retention_keeps_the_last_good_checkpoint(
     "option, value, expected",
     [
         ("--threads", 0, "--threads must be at least 1"),
-        ("--score-every", 0, "--score-every must be at least 1"),
+        ("--score-every", -1, "--score-every must be 0 (off) or at least 1"),
         ("--keep-ckpts", -1, "--keep-ckpts must be 0"),
         ("--score-ref-n", 1, "--score-ref-n must be at least 2"),
         ("--minutes", 0, "--minutes must be above 0"),

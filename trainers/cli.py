@@ -73,7 +73,8 @@ def _echo(line: str) -> None:
     type=int,
     default=None,
     metavar="K",
-    help="Score samples/<step>/ at multiples of K: FID into log.csv, a record into the results store",
+    help="Score samples/<step>/ at multiples of K: FID into log.csv, a record into the results store "
+    "(0: off, e.g. to stop it on --resume)",
 )
 @click.option("--score-ref", default=None, help="Reference of --score-every [default: cifar10-train]")
 @click.option("--score-ref-n", type=int, default=None, help="Seeded reference subset [default: 1000]")
@@ -158,6 +159,10 @@ def train_command(
         "results": results,
     }
     loop = {k: v for k, v in given.items() if v is not None}
+    if score_every is not None and score_every < 0:
+        raise UserError(f"--score-every must be 0 (off) or at least 1 (got {score_every})")
+    if score_every == 0:  # explicit off: overrides a resumed run's saved setting
+        loop["score_every"] = None
     if data is not None or resume is None:
         loop["data"] = resolve_data_dir(data)
     train_from_cli(arch, preset, model, loop, resume, echo=_echo)
