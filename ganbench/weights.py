@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +206,8 @@ def load_state_dict(resolved: ResolvedWeights) -> dict:
     if resolved.spec.fmt == "torchscript-nvidia":
         from ganbench.extractors.inception_net import nvidia_to_fidelity_state_dict
 
-        return nvidia_to_fidelity_state_dict(
-            torch.jit.load(str(resolved.path), map_location="cpu").state_dict()
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
+            scripted = torch.jit.load(str(resolved.path), map_location="cpu")
+        return nvidia_to_fidelity_state_dict(scripted.state_dict())
     return torch.load(resolved.path, map_location="cpu", weights_only=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import warnings
 
 import numpy as np
 import torch
@@ -56,9 +55,7 @@ class InceptionExtractor:
 
     def _module(self) -> FIDInceptionV3:
         net = FIDInceptionV3(with_logits=self.has_logits)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
-            net.load_state_dict(W.load_state_dict(self.weights), strict=True)
+        net.load_state_dict(W.load_state_dict(self.weights), strict=True)
         return net.eval()
 
     def runner(self) -> backends.Runner:
