@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from trainers import losses
-from trainers.gan import Batches, Nets, autocast, frozen, random_labels
+from trainers.gan import Batches, Nets, autocast, descend, frozen, random_labels
 from trainers.layers import dcgan_init
 
 CONDITIONAL = True
@@ -117,9 +117,7 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
         # minimise -(L_S + L_C)
         loss_c = F.cross_entropy(c_real.float(), y) + F.cross_entropy(c_fake.float(), y_fake)
         loss_d = losses.bce_d(s_real, s_fake) + loss_c
-        nets.opt_D.zero_grad(set_to_none=True)
-        loss_d.backward()
-        nets.opt_D.step()
+        descend(nets.opt_D, loss_d)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
     y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
@@ -127,9 +125,7 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
         s_gen, c_gen = nets.D(nets.G(z, y_fake))
     # minimise -(L_C - L_S), with the non-saturating source term
     loss_g = losses.bce_g(s_gen) + F.cross_entropy(c_gen.float(), y_fake)
-    nets.opt_G.zero_grad(set_to_none=True)
-    loss_g.backward()
-    nets.opt_G.step()
+    descend(nets.opt_G, loss_g)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),

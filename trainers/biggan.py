@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from trainers import losses
 from trainers.diffaug import diff_augment
-from trainers.gan import Batches, Nets, autocast, ema_update, frozen, random_labels
+from trainers.gan import Batches, Nets, autocast, descend, ema_update, frozen, random_labels
 from trainers.layers import ConditionalBatchNorm, SelfAttention, sn_conv, sn_embedding, sn_linear
 
 CONDITIONAL = True
@@ -206,9 +206,7 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
             loss_cls = cls_loss(cls_real, y)
             loss_d = loss_d + cfg.aux_weight * loss_cls
             out |= {"loss_cls": loss_cls.item(), "acc_real": losses.accuracy(cls_real, y)}
-        nets.opt_D.zero_grad(set_to_none=True)
-        loss_d.backward()
-        nets.opt_D.step()
+        descend(nets.opt_D, loss_d)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
     y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
@@ -218,9 +216,7 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
     if cfg.aux:
         loss_g = loss_g + cfg.aux_weight * cls_loss(cls_gen, y_fake)
         out["acc_fake"] = losses.accuracy(cls_gen, y_fake)
-    nets.opt_G.zero_grad(set_to_none=True)
-    loss_g.backward()
-    nets.opt_G.step()
+    descend(nets.opt_G, loss_g)
     if nets.G_ema is not None:
         ema_update(nets.G_ema, nets.G, cfg.ema_decay if it >= cfg.ema_start else 0.0)
     return {

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from trainers import losses
-from trainers.gan import Batches, Nets, autocast, frozen, random_labels
+from trainers.gan import Batches, Nets, autocast, descend, frozen, random_labels
 from trainers.layers import dc_discriminator, dc_generator, dcgan_init
 
 CONDITIONAL = True
@@ -86,18 +86,14 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
                 fake = nets.G(z, y_fake)
             d_real, d_fake = nets.D(x, y), nets.D(fake, y_fake)
         loss_d = losses.bce_d(d_real, d_fake)
-        nets.opt_D.zero_grad(set_to_none=True)
-        loss_d.backward()
-        nets.opt_D.step()
+        descend(nets.opt_D, loss_d)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
     y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
     with autocast(x.device), frozen(nets.D):
         d_gen = nets.D(nets.G(z, y_fake), y_fake)
     loss_g = losses.bce_g(d_gen)
-    nets.opt_G.zero_grad(set_to_none=True)
-    loss_g.backward()
-    nets.opt_G.step()
+    descend(nets.opt_G, loss_g)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from trainers import losses
-from trainers.gan import Batches, Nets, autocast, frozen
+from trainers.gan import Batches, Nets, autocast, descend, frozen
 from trainers.layers import dc_discriminator, dc_generator, dcgan_init
 
 CONDITIONAL = False
@@ -72,17 +72,13 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
                 fake = nets.G(z)
             d_real, d_fake = nets.D(x), nets.D(fake)
         loss_d = losses.bce_d(d_real, d_fake)
-        nets.opt_D.zero_grad(set_to_none=True)
-        loss_d.backward()
-        nets.opt_D.step()
+        descend(nets.opt_D, loss_d)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
     with autocast(x.device), frozen(nets.D):
         d_gen = nets.D(nets.G(z))
     loss_g = losses.bce_g(d_gen)
-    nets.opt_G.zero_grad(set_to_none=True)
-    loss_g.backward()
-    nets.opt_G.step()
+    descend(nets.opt_G, loss_g)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),

@@ -94,3 +94,10 @@ def frozen(module: nn.Module) -> Iterator[None]:
 def random_labels(n: int, n_classes: int, device: torch.device) -> Tensor:
     """Uniform class labels for fake batches."""
     return torch.randint(0, n_classes, (n,), device=device)
+
+
+def descend(opt: torch.optim.Optimizer, loss: Tensor) -> None:
+    """One optimiser step on `loss` (gradients cleared first, to None: no stale zeros kept)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from trainers import losses
 from trainers.dcgan import Generator as Generator  # re-exported: WGAN-GP uses DCGAN's generator as is
-from trainers.gan import Batches, Nets, autocast, frozen
+from trainers.gan import Batches, Nets, autocast, descend, frozen
 from trainers.layers import dc_discriminator
 
 CONDITIONAL = False
@@ -69,16 +69,12 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
             d_real, d_fake = nets.D(x).float(), nets.D(fake).float()
         gp = losses.gradient_penalty(nets.D, x, fake.float())  # in float32, outside autocast
         loss_d = d_fake.mean() - d_real.mean() + cfg.gp_weight * gp
-        nets.opt_D.zero_grad(set_to_none=True)
-        loss_d.backward()
-        nets.opt_D.step()
+        descend(nets.opt_D, loss_d)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
     with autocast(x.device), frozen(nets.D):
         loss_g = -nets.D(nets.G(z)).float().mean()
-    nets.opt_G.zero_grad(set_to_none=True)
-    loss_g.backward()
-    nets.opt_G.step()
+    descend(nets.opt_G, loss_g)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),
