@@ -58,8 +58,9 @@ class Config:
 # The "cpu" preset is a functional hour on 2 CPU cores, not a good model: BigGAN is the costliest arch per
 # image (paper widths: 20 GFLOP per real image for a whole step, G 9.4M / D 2.4M parameters), and every D
 # update also runs G to make its fakes. g_ch = d_ch = 16 (64/32-channel blocks) and n_dis = 2 bring a step to
-# ~100 GFLOP (0.8 per real image); 1,500 steps x 2 x 64 = 192k real images (~4 epochs) at the ~60 real img/s
-# we expect on 2 idle cores. The EMA horizon is scaled to the short run (decay 0.995 from step 500).
+# ~100 GFLOP (0.8 per real image); 4,000 steps x 2 x 64 = 512k real images (~10 epochs) at the ~143 real
+# img/s benchmarks/bench_train.py measured on 2 cores, ~60 min; minutes=60 ends it there on a slower machine.
+# The EMA horizon is scaled to the short run (decay 0.995 from step 500).
 # Use a GPU and the paper preset for BigGAN results.
 PRESETS: dict[str, dict[str, object]] = {
     "smoke": dict(g_ch=2, d_ch=2, steps=2, batch_size=8, sample_every=2, ckpt_every=2, log_every=1),
@@ -69,7 +70,8 @@ PRESETS: dict[str, dict[str, object]] = {
         n_dis=2,
         ema_decay=0.995,
         ema_start=500,
-        steps=1_500,
+        steps=4_000,
+        minutes=60,
         batch_size=64,
         sample_every=250,
         ckpt_every=500,

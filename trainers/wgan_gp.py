@@ -35,12 +35,20 @@ class Config:
 
 
 # "cpu" (~1 hour on 2 CPU cores): width 32 as DCGAN's cpu preset (G 0.43M, critic 0.17M parameters). Each G
-# step costs 5 critic batches, each with the penalty's double backward: ~1 G step/s single-threaded on a
-# loaded machine, ~1.4 expected on 2 idle cores. 4,500 steps x 5 x 64 = 1.44M real images (~29 epochs).
+# step costs 5 critic batches, each with the penalty's double backward: ~770 real img/s (~2.4 G steps/s)
+# measured by benchmarks/bench_train.py on 2 cores. 8,500 steps x 5 x 64 = 2.7M real images (~54 epochs),
+# ~60 min; minutes=60 ends it there on a slower machine.
 PRESETS: dict[str, dict[str, object]] = {
     "smoke": dict(g_ch=8, d_ch=8, steps=2, batch_size=8, sample_every=2, ckpt_every=2, log_every=1),
     "cpu": dict(
-        g_ch=32, d_ch=32, steps=4_500, batch_size=64, sample_every=500, ckpt_every=1_500, log_every=25
+        g_ch=32,
+        d_ch=32,
+        steps=8_500,
+        minutes=60,
+        batch_size=64,
+        sample_every=500,
+        ckpt_every=1_500,
+        log_every=25,
     ),
     # The paper's CIFAR-10 setting: batch 64, 100k generator iterations.
     "paper": dict(steps=100_000, batch_size=64, sample_every=5_000, ckpt_every=10_000, log_every=100),
