@@ -21,15 +21,7 @@ from trainers.cli import train_command
 from trainers.data import CIFAR10_CLASSES
 from trainers.runlog import CsvLog
 
-from .test_trainers import invoke, newest, user_error
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from .test_trainers import _one_thread, invoke, newest, user_error  # noqa: F401 (_one_thread: autouse fixture)
 
 
 @pytest.fixture(scope="module")
