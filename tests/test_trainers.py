@@ -128,6 +128,12 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_runs: dict[str, Path], arc
     "arch, extra",
     [
         ("cgan", []),
+        # every cgan option: spectral norm's power-iteration vectors are state too; EMA active from step 2
+        (
+            "cgan",
+            ["--set", "d_cond=projection", "--set", "d_norm=spectral", "--set", "loss=hinge"]
+            + ["--set", "ema_start=2", "--set", "ema_decay=0.5"],
+        ),
         # EMA active from step 2 with a visible decay; AC head and DiffAugment exercise more RNG use.
         ("biggan", ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--aux", "--diffaug"]),
     ],
@@ -217,6 +223,11 @@ def test_bad_settings_are_user_errors(data_dir: Path, tmp_path: Path) -> None:
     assert "g_ch" in message and "z_dim" in message
     assert "not a valid int" in user_error(invoke(train_command, ["dcgan", *base, "--set", "g_ch=wide"]))
     assert "divisible" in user_error(invoke(train_command, ["biggan", *base, "--set", "z_dim=81"]))
+    assert "d_cond must be" in user_error(invoke(train_command, ["cgan", *base, "--set", "d_cond=concat"]))
+    assert "d_norm must be" in user_error(invoke(train_command, ["cgan", *base, "--set", "d_norm=layer"]))
+    assert "loss must be one of" in user_error(
+        invoke(train_command, ["cgan", *base, "--set", "loss=wasserstein"])
+    )
     assert "--steps" in user_error(invoke(train_command, ["dcgan", *base, "--steps", "0"]))
     assert not list(tmp_path.iterdir())  # nothing started
 
@@ -301,3 +312,47 @@ def test_diff_augment_keeps_shape_and_gradients() -> None:
     assert y.shape == x.shape
     y.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_cgan_spectral_discriminator_is_normalised_after_its_init() -> None:
+    from torch import nn
+    from torch.nn.utils import parametrize
+
+    from trainers import cgan
+
+    torch.manual_seed(0)
+    D = cgan.Discriminator(cgan.Config(d_ch=8, d_norm="spectral"))
+    convs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 4 and all(parametrize.is_parametrized(m, "weight") for m in convs)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+    # DCGAN's N(0, 0.02) init reached the raw weights (it would be lost if SN were added first)
+    raw = convs[1].parametrizations.weight.original
+    assert abs(raw.std().item() - 0.02) < 0.003
+    x, y = torch.randn(4, 3, 32, 32), torch.arange(4)
+    with torch.no_grad():
+        for _ in range(30):  # power iterations run in training-mode forwards
+            D(x, y)
+    D.eval()
+    for conv in convs:
+        sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2).item()
+        assert sigma == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.parametrize("d_cond, in_ch", [("input", 4), ("projection", 3), ("both", 4)])
+def test_cgan_discriminator_conditioning(d_cond: str, in_ch: int) -> None:
+    from trainers import cgan
+
+    torch.manual_seed(0)
+    D = cgan.Discriminator(cgan.Config(d_ch=8, d_cond=d_cond)).eval()
+    assert D.features[0].in_channels == in_ch  # the label plane is an input channel only when asked for
+    x = torch.randn(1, 3, 32, 32).expand(3, -1, -1, -1)
+    y = torch.tensor([0, 1, 2])
+    with torch.no_grad():
+        out = D(x, y)
+        assert out.shape == (3,) and len(set(out.tolist())) == 3  # same image, three labels, three logits
+        if d_cond == "projection":
+            # the label enters only through the projection: logit differences are <E(a) - E(b), phi(x)>
+            phi = D.features(x[:1]).mean(dim=(2, 3))[0]
+            assert out[1] - out[0] == pytest.approx(
+                ((D.project.weight[1] - D.project.weight[0]) * phi).sum().item(), abs=1e-5
+            )

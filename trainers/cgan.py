@@ -1,8 +1,11 @@
 """Conditional GAN (Mirza & Osindero 2014) with a DCGAN backbone at 32x32.
 
 The paper conditions both networks by feeding the label y into their input layers (it used MLPs on MNIST).
-Here: G gets [z, E_G(y)] (a learned label embedding concatenated to the noise); D gets the image plus one
-extra input plane E_D(y) (a learned 32x32 map per class). Loss and optimiser as DCGAN.
+Here: G gets [z, E_G(y)] (a learned label embedding concatenated to the noise). D gets y as the paper does,
+one extra input plane E_D(y) (a learned 32x32 map per class; d_cond="input", the default), or through a
+projection (Miyato & Koyama 2018: a per-class embedding dotted with D's pooled features, added to the logit;
+d_cond="projection", which the cpu preset uses because it learned far faster there), or both. Loss and
+optimiser as DCGAN by default; spectral norm, hinge loss and an EMA generator are options.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import torch
 from torch import Tensor, nn
 
 from trainers import losses
-from trainers.gan import Batches, Nets, autocast, descend, frozen, random_labels
-from trainers.layers import dc_discriminator, dc_generator, dcgan_init
+from trainers.gan import Batches, Nets, autocast, descend, ema_update, frozen, random_labels
+from trainers.layers import add_spectral_norm, dc_discriminator, dc_generator, dcgan_init
 
 CONDITIONAL = True
+D_CONDS = ("input", "projection", "both")
+LOSSES = {"bce": (losses.bce_d, losses.bce_g), "hinge": (losses.hinge_d, losses.hinge_g)}
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,19 @@ class Config:
     beta1: float = 0.5  # Adam beta1
     beta2: float = 0.999  # Adam beta2
     n_dis: int = 1  # D updates per G update
+    d_cond: str = "input"  # how D gets y: "input" (a label plane), "projection" (Miyato & Koyama) or "both"
+    d_norm: str = "batch"  # D normalisation: "batch" (DCGAN) or "spectral" (no BN; Miyato et al.)
+    loss: str = "bce"  # "bce" (non-saturating, as DCGAN) or "hinge" (Lim & Ye; SNGAN, BigGAN)
+    ema_decay: float = 0.0  # decay of an EMA copy of G that samples are drawn from (0: no EMA)
+    ema_start: int = 0  # before this step the EMA copy just tracks G
+
+    def __post_init__(self) -> None:
+        if self.d_cond not in D_CONDS:
+            raise ValueError(f"d_cond must be one of {', '.join(D_CONDS)}, not {self.d_cond!r}")
+        if self.d_norm not in ("batch", "spectral"):
+            raise ValueError(f"d_norm must be 'batch' or 'spectral', not {self.d_norm!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
 
 
 # The "cpu" preset: an hour on 2 CPU cores. minutes=60 ends it there on a slower or busier machine; the step
@@ -51,6 +69,7 @@ PRESETS: dict[str, dict[str, object]] = {
     "cpu": dict(
         g_ch=64,
         d_ch=64,
+        d_cond="projection",
         steps=18_000,
         minutes=60,
         batch_size=64,
@@ -77,18 +96,35 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     def __init__(self, cfg: Config) -> None:
         super().__init__()
-        self.label_plane = nn.Embedding(cfg.n_classes, 32 * 32)
-        self.features = dc_discriminator(3 + 1, cfg.d_ch, norm="batch")
+        self.input_label = cfg.d_cond in ("input", "both")
+        if self.input_label:
+            self.label_plane = nn.Embedding(cfg.n_classes, 32 * 32)
+        spectral = cfg.d_norm == "spectral"
+        self.features = dc_discriminator(3 + self.input_label, cfg.d_ch, norm="none" if spectral else "batch")
         self.head = nn.Conv2d(cfg.d_ch * 4, 1, 4, 1, 0)
         dcgan_init(self.features)
         dcgan_init(self.head)
+        self.project = None
+        if cfg.d_cond in ("projection", "both"):
+            # Miyato & Koyama 2018: logit += <E(y), phi(x)>, phi = D's features averaged over the 4x4 positions
+            self.project = nn.Embedding(cfg.n_classes, cfg.d_ch * 4)
+            nn.init.normal_(self.project.weight, 0.0, 0.02)
+        if spectral:
+            add_spectral_norm(self.features)
+            add_spectral_norm(self.head)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        plane = self.label_plane(y).view(-1, 1, 32, 32).to(x.dtype)
-        return self.head(self.features(torch.cat([x, plane], dim=1))).flatten()
+        if self.input_label:
+            x = torch.cat([x, self.label_plane(y).view(-1, 1, 32, 32).to(x.dtype)], dim=1)
+        h = self.features(x)
+        out = self.head(h).flatten()
+        if self.project is not None:
+            out = out + (self.project(y).to(h.dtype) * h.mean(dim=(2, 3))).sum(dim=1)
+        return out
 
 
 def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]:
+    loss_fn_d, loss_fn_g = LOSSES[cfg.loss]
     for _ in range(cfg.n_dis):
         x, y = batches()
         z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
@@ -97,15 +133,17 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
             with torch.no_grad():
                 fake = nets.G(z, y_fake)
             d_real, d_fake = nets.D(x, y), nets.D(fake, y_fake)
-        loss_d = losses.bce_d(d_real, d_fake)
+        loss_d = loss_fn_d(d_real, d_fake)
         descend(nets.opt_D, loss_d)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
     y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
     with autocast(x.device), frozen(nets.D):
         d_gen = nets.D(nets.G(z, y_fake), y_fake)
-    loss_g = losses.bce_g(d_gen)
+    loss_g = loss_fn_g(d_gen)
     descend(nets.opt_G, loss_g)
+    if nets.G_ema is not None:
+        ema_update(nets.G_ema, nets.G, cfg.ema_decay if it >= cfg.ema_start else 0.0)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),

@@ -34,20 +34,24 @@ def dc_generator(in_dim: int, ch: int) -> nn.Sequential:
 def dc_discriminator(in_ch: int, ch: int, norm: str) -> nn.Sequential:
     """[B, in_ch, 32, 32] -> features [B, 4ch, 4, 4]: strided convs, LeakyReLU(0.2), no norm on the first layer.
 
-    norm: "batch" (DCGAN) or "layer" (WGAN-GP's critic, where batch norm would couple the per-sample gradients
-    the penalty constrains; Gulrajani et al. suggest layer norm instead).
+    norm: "batch" (DCGAN), "layer" (WGAN-GP's critic, where batch norm would couple the per-sample gradients
+    the penalty constrains; Gulrajani et al. suggest layer norm instead) or "none" (for spectral norm, which
+    the caller adds after its init with `add_spectral_norm`).
     """
 
     def make_norm(c: int) -> nn.Module:
-        return nn.BatchNorm2d(c) if norm == "batch" else nn.GroupNorm(1, c)
+        if norm == "batch":
+            return nn.BatchNorm2d(c)
+        return nn.GroupNorm(1, c) if norm == "layer" else nn.Identity()
 
+    bias = norm == "none"  # a norm layer's shift makes a conv bias redundant
     return nn.Sequential(
         nn.Conv2d(in_ch, ch, 4, 2, 1),
         nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False),
+        nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=bias),
         make_norm(ch * 2),
         nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ch * 2, ch * 4, 4, 2, 1, bias=False),
+        nn.Conv2d(ch * 2, ch * 4, 4, 2, 1, bias=bias),
         make_norm(ch * 4),
         nn.LeakyReLU(0.2, inplace=True),
     )
@@ -73,6 +77,14 @@ def _ortho_sn(layer: nn.Module) -> nn.Module:
     if getattr(layer, "bias", None) is not None:
         nn.init.zeros_(layer.bias)
     return spectral_norm(layer)
+
+
+def add_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral norm on every conv and linear layer of `module`, in place. Call it after the weight init: SN
+    reparametrises the weights, so an init written to `layer.weight` afterwards would land in a temporary."""
+    for layer in [m for m in module.modules() if isinstance(m, nn.Conv2d | nn.Linear)]:
+        spectral_norm(layer)
+    return module
 
 
 def sn_conv(cin: int, cout: int, kernel: int = 3, bias: bool = True) -> nn.Module:
