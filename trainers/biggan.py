@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from trainers import losses
 from trainers.diffaug import diff_augment
-from trainers.gan import Batches, Nets, autocast, descend, ema_update, frozen, random_labels
+from trainers.gan import Batches, Nets, autocast, descend, frozen, random_labels
 from trainers.layers import ConditionalBatchNorm, SelfAttention, sn_conv, sn_embedding, sn_linear
 
 CONDITIONAL = True
@@ -219,8 +219,6 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
         loss_g = loss_g + cfg.aux_weight * cls_loss(cls_gen, y_fake)
         out["acc_fake"] = losses.accuracy(cls_gen, y_fake)
     descend(nets.opt_G, loss_g)
-    if nets.G_ema is not None:
-        ema_update(nets.G_ema, nets.G, cfg.ema_decay if it >= cfg.ema_start else 0.0)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from trainers import losses
-from trainers.gan import Batches, Nets, autocast, descend, ema_update, frozen, random_labels
+from trainers.gan import Batches, Nets, autocast, descend, frozen, random_labels
 from trainers.layers import add_spectral_norm, dc_discriminator, dc_generator, dcgan_init
 
 CONDITIONAL = True
@@ -147,8 +147,6 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
         d_gen = nets.D(nets.G(z, y_fake), y_fake)
     loss_g = loss_fn_g(d_gen)
     descend(nets.opt_G, loss_g)
-    if nets.G_ema is not None:
-        ema_update(nets.G_ema, nets.G, cfg.ema_decay if it >= cfg.ema_start else 0.0)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),

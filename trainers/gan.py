@@ -4,7 +4,8 @@ A model file (`trainers/dcgan.py`, ...) provides:
 
 - `Config`: a frozen dataclass of the model's recipe (widths, z size, learning rates, loss options). Every
   Config has `z_dim`, `lr_g`, `lr_d`, `beta1`, `beta2`; conditional ones have `n_classes`; one with an EMA
-  generator has `ema_decay` (> 0 turns it on).
+  generator has `ema_decay` (> 0 turns it on) and `ema_start` (before it the copy tracks G); the loop
+  updates the copy after each `step()`.
 - `CONDITIONAL`: whether G and D take class labels.
 - `PRESETS`: {"smoke" | "cpu" | "paper": {setting: value}}; keys are Config fields or `TrainSettings` fields.
 - `Generator(cfg)`: `G(z, y)` -> images in [-1, 1], [B, 3, 32, 32] (`y` is None for unconditional models).

@@ -28,7 +28,7 @@ from trainers import checkpoint, distributed, settings
 from trainers.atomic import atomic_write_text
 from trainers.data import CIFAR10_CLASSES, BatchSampler, load_training_set
 from trainers.distributed import Dist, bare
-from trainers.gan import Nets, make_nets
+from trainers.gan import Nets, ema_update, make_nets
 from trainers.images import grid, replace_folder, save_gif, save_png
 from trainers.registry import arch_module
 from trainers.runlog import CsvLog, TbLog, plot_curves, require_tensorboard
@@ -182,6 +182,8 @@ def _train(
         for it in range(start, s.steps):
             t0 = time.perf_counter()
             metrics = arch.step(nets, cfg, sampler, it)
+            if nets.G_ema is not None:  # here, not in each step(): every model's EMA follows the same rule
+                ema_update(nets.G_ema, nets.G, cfg.ema_decay if it >= cfg.ema_start else 0.0)
             busy += time.perf_counter() - t0
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + v
