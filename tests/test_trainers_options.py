@@ -260,6 +260,31 @@ def test_minutes_stops_at_the_budget_and_writes_a_last_step(
     assert read_log(run)[-1]["step"] == "3" and checkpoint.load(run / "ckpt-3.pt")["step"] == 3
 
 
+def test_lr_decay_is_linear_and_a_resumed_run_follows_it(fake_cifar: Path, tmp_path: Path) -> None:
+    args = ["dcgan", "--preset", "smoke", "--data", fake_cifar, "--steps", 4, "--log-every", 1]
+    run = run_train(*args, "--lr-decay-from", 1, "--out", tmp_path / "a")
+    # steps 1..4 train with the step indices 0..3: full rate, then 3/3, 2/3, 1/3 of dcgan's 2e-4
+    expected = [2e-4, 2e-4, 2e-4 * 2 / 3, 2e-4 / 3]
+    rows = read_log(run)
+    assert [float(r["lr_G"]) for r in rows] == pytest.approx(expected, rel=1e-4)
+    assert [float(r["lr_D"]) for r in rows] == pytest.approx(expected, rel=1e-4)
+
+    # resumed from the step-2 checkpoint of the same run: the schedule (and so the weights) go on unchanged
+    resumed = tmp_path / "b" / run.name
+    resumed.mkdir(parents=True)
+    for name in ("config.json", "log.csv", "ckpt-2.pt"):
+        (resumed / name).write_bytes((run / name).read_bytes())
+    result = invoke(train_command, ["dcgan", "--resume", resumed / "ckpt-2.pt"])
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    a, b = checkpoint.load(run / "ckpt-4.pt"), checkpoint.load(resumed / "ckpt-4.pt")
+    for net in ("G", "D"):
+        assert all(torch.equal(v, b[net][k]) for k, v in a[net].items()), net
+    assert [float(r["lr_G"]) for r in read_log(resumed)] == pytest.approx(expected, rel=1e-4)
+
+    plain = read_log(run_train(*args, "--out", tmp_path / "c"))  # no decay: constant
+    assert {float(r["lr_G"]) for r in plain} == {2e-4}
+
+
 def test_prune_keeps_the_newest_and_later_ones(tmp_path: Path) -> None:
     for step in range(1, 7):
         (tmp_path / f"ckpt-{step}.pt").write_bytes(b"x")
@@ -312,6 +337,8 @@ def test_failed_save_with_retention_keeps_the_last_good_checkpoint(
         ("--keep-ckpts", -1, "--keep-ckpts must be 0"),
         ("--score-ref-n", 1, "--score-ref-n must be at least 2"),
         ("--minutes", 0, "--minutes must be above 0"),
+        ("--lr-decay-from", 2, "--lr-decay-from must be from 0 to below --steps 2"),
+        ("--lr-decay-from", -1, "--lr-decay-from must be from 0 to below --steps 2"),
     ],
 )
 def test_bad_option_values(fake_cifar: Path, tmp_path: Path, option: str, value: int, expected: str) -> None:

@@ -39,6 +39,13 @@ def _echo(line: str) -> None:
 @click.option(
     "--lr", type=float, default=None, help="Adam learning rate of G and D (--set lr_d=... for D alone)"
 )
+@click.option(
+    "--lr-decay-from",
+    type=int,
+    default=None,
+    metavar="STEP",
+    help="From this step the learning rates fall linearly towards 0 at --steps [default: constant]",
+)
 @click.option("--flip/--no-flip", default=None, help="Random horizontal flips of real images [default: on]")
 @click.option("--concat-test/--no-concat-test", default=None, help="Also train on the test split")
 @click.option("--aux/--no-aux", default=None, help="biggan: AC-BigGAN (auxiliary classifier head)")
@@ -100,6 +107,7 @@ def train_command(
     ckpt_every: int | None,
     log_every: int | None,
     lr: float | None,
+    lr_decay_from: int | None,
     flip: bool | None,
     concat_test: bool | None,
     aux: bool | None,
@@ -143,6 +151,7 @@ def train_command(
         "sample_every": sample_every,
         "ckpt_every": ckpt_every,
         "log_every": log_every,
+        "lr_decay_from": lr_decay_from,
         "flip": flip,
         "concat_test": concat_test,
         "out": out,

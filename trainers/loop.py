@@ -83,6 +83,22 @@ def fixed_latents(arch: ModuleType, cfg: Any, seed: int) -> tuple[Tensor, Tensor
     return z, torch.arange(cfg.n_classes).repeat_interleave(N_FIXED // cfg.n_classes)
 
 
+def lr_scale(it: int, s: settings.TrainSettings) -> float:
+    """The factor on the Config's learning rates at step `it` (0-based): 1, then linear decay from lr_decay_from.
+
+    A function of the step alone, so a resumed run (or one resumed with a longer --steps) needs no saved state.
+    """
+    if s.lr_decay_from is None or it < s.lr_decay_from:
+        return 1.0
+    return (s.steps - it) / (s.steps - s.lr_decay_from)
+
+
+def set_learning_rates(nets: Nets, cfg: Any, scale: float) -> None:
+    for opt, lr in ((nets.opt_G, cfg.lr_g), (nets.opt_D, cfg.lr_d)):
+        for group in opt.param_groups:
+            group["lr"] = lr * scale
+
+
 def new_run_dir(out: Path, arch: str) -> Path:
     """<out>/<NNNNN>-<arch>, NNNNN one more than the largest run number there."""
     out.mkdir(parents=True, exist_ok=True)
@@ -181,6 +197,7 @@ def _train(
     try:
         for it in range(start, s.steps):
             t0 = time.perf_counter()
+            set_learning_rates(nets, cfg, lr_scale(it, s))
             metrics = arch.step(nets, cfg, sampler, it)
             if nets.G_ema is not None:  # here, not in each step(): every model's EMA follows the same rule
                 ema_update(nets.G_ema, nets.G, cfg.ema_decay if it >= cfg.ema_start else 0.0)

@@ -42,6 +42,9 @@ class TrainSettings:
     # stop at the first step after this many minutes of this invocation's training, writing that step's
     # samples and checkpoint as if it were the last (None: no limit; `steps` still caps the run)
     minutes: float | None = None
+    # from this step the learning rates of G and D fall linearly, reaching 1/(steps - lr_decay_from) of the
+    # Config's at the last step (None: constant); set from the step index, so a resumed run follows it exactly
+    lr_decay_from: int | None = None
 
 
 def _names(cls: type) -> set[str]:
@@ -97,6 +100,8 @@ def check(s: TrainSettings) -> TrainSettings:
         raise UserError(f"--keep-ckpts must be 0 (keep all) or more (got {s.keep_ckpts})")
     if s.score_ref_n is not None and s.score_ref_n < 2:
         raise UserError(f"--score-ref-n must be at least 2: FID needs 2 or more images (got {s.score_ref_n})")
+    if s.lr_decay_from is not None and not 0 <= s.lr_decay_from < s.steps:
+        raise UserError(f"--lr-decay-from must be from 0 to below --steps {s.steps} (got {s.lr_decay_from})")
     if s.device not in ("auto", "cpu", "cuda"):
         raise UserError(f"--device must be auto, cpu or cuda (got {s.device})")
     return s
