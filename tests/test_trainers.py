@@ -132,7 +132,7 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_runs: dict[str, Path], arc
         (
             "cgan",
             ["--set", "d_cond=projection", "--set", "d_norm=spectral", "--set", "loss=hinge"]
-            + ["--set", "ema_start=2", "--set", "ema_decay=0.5"],
+            + ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--set", "d_mbstd=4"],
         ),
         # EMA active from step 2 with a visible decay; AC head and DiffAugment exercise more RNG use.
         ("biggan", ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--aux", "--diffaug"]),
@@ -356,3 +356,32 @@ def test_cgan_discriminator_conditioning(d_cond: str, in_ch: int) -> None:
             assert out[1] - out[0] == pytest.approx(
                 ((D.project.weight[1] - D.project.weight[0]) * phi).sum().item(), abs=1e-5
             )
+
+
+def test_minibatch_std_feature() -> None:
+    from trainers.layers import MinibatchStd
+
+    # 4 one-pixel samples, groups of 2: sample i is in group i % 2, so {0, 4} (std 2) and {1, 4} (std 1.5)
+    h = torch.tensor([0.0, 1.0, 4.0, 4.0]).view(4, 1, 1, 1)
+    out = MinibatchStd(2)(h)
+    assert out.shape == (4, 2, 1, 1) and torch.equal(out[:, :1], h)
+    assert out[:, 1].flatten().tolist() == pytest.approx([2.0, 1.5, 2.0, 1.5], abs=1e-6)
+    # identical samples (a collapsed batch) give ~0; a batch of 6 with groups of 4 falls back to groups of 3
+    same = MinibatchStd(4)(torch.ones(6, 3, 2, 2))
+    assert same.shape == (6, 4, 2, 2) and same[:, 3].max().item() < 1e-3
+
+
+def test_cgan_minibatch_std_discriminator_sees_the_batch() -> None:
+    from trainers import cgan
+
+    torch.manual_seed(0)
+    D = cgan.Discriminator(cgan.Config(d_ch=8, d_mbstd=4)).eval()
+    assert D.head.in_channels == 8 * 4 + 1
+    x, y = torch.randn(8, 3, 32, 32), torch.zeros(8, dtype=torch.long)
+    with torch.no_grad():  # the first image's logit depends on the other images in its group
+        alone = D(x, y)[0]
+        changed = x.clone()
+        changed[2] = 0  # sample 2 shares sample 0's group (i % 2)
+        assert D(changed, y)[0] != alone
+    with pytest.raises(ValueError, match="d_mbstd"):
+        cgan.Config(d_mbstd=-1)

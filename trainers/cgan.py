@@ -4,8 +4,8 @@ The paper conditions both networks by feeding the label y into their input layer
 Here: G gets [z, E_G(y)] (a learned label embedding concatenated to the noise). D gets y as the paper does,
 one extra input plane E_D(y) (a learned 32x32 map per class; d_cond="input", the default), or through a
 projection (Miyato & Koyama 2018: a per-class embedding dotted with D's pooled features, added to the logit;
-d_cond="projection"), or both. Loss and optimiser as DCGAN by default; spectral norm, hinge loss and an EMA
-generator are options. The cpu preset keeps the paper's recipe; the options did worse there (figures at
+d_cond="projection"), or both. Loss and optimiser as DCGAN by default; spectral norm, hinge loss, a
+minibatch-std feature in D (ProGAN) and an EMA generator are options. The cpu preset keeps the paper's recipe; the options did worse there (figures at
 PRESETS).
 """
 
@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from trainers import losses
 from trainers.gan import Batches, Nets, autocast, descend, frozen, random_labels
-from trainers.layers import add_spectral_norm, dc_discriminator, dc_generator, dcgan_init
+from trainers.layers import MinibatchStd, add_spectral_norm, dc_discriminator, dc_generator, dcgan_init
 
 CONDITIONAL = True
 D_CONDS = ("input", "projection", "both")
@@ -42,6 +42,7 @@ class Config:
     loss: str = "bce"  # "bce" (non-saturating, as DCGAN) or "hinge" (Lim & Ye; SNGAN, BigGAN)
     ema_decay: float = 0.0  # decay of an EMA copy of G that samples are drawn from (0: no EMA)
     ema_start: int = 0  # before this step the EMA copy just tracks G
+    d_mbstd: int = 0  # ProGAN minibatch std feature before D's head, over groups of this size (0: off)
 
     def __post_init__(self) -> None:
         if self.d_cond not in D_CONDS:
@@ -50,6 +51,8 @@ class Config:
             raise ValueError(f"d_norm must be 'batch' or 'spectral', not {self.d_norm!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        if self.d_mbstd < 0:
+            raise ValueError(f"d_mbstd must be 0 (off) or a group size of 1 or more, not {self.d_mbstd}")
 
 
 # The "cpu" preset: an hour on 2 CPU cores. minutes=60 ends it there on a slower or busier machine; the step
@@ -106,7 +109,8 @@ class Discriminator(nn.Module):
             self.label_plane = nn.Embedding(cfg.n_classes, 32 * 32)
         spectral = cfg.d_norm == "spectral"
         self.features = dc_discriminator(3 + self.input_label, cfg.d_ch, norm="none" if spectral else "batch")
-        self.head = nn.Conv2d(cfg.d_ch * 4, 1, 4, 1, 0)
+        self.mbstd = MinibatchStd(cfg.d_mbstd) if cfg.d_mbstd else None
+        self.head = nn.Conv2d(cfg.d_ch * 4 + (self.mbstd is not None), 1, 4, 1, 0)
         dcgan_init(self.features)
         dcgan_init(self.head)
         self.project = None
@@ -122,7 +126,7 @@ class Discriminator(nn.Module):
         if self.input_label:
             x = torch.cat([x, self.label_plane(y).view(-1, 1, 32, 32).to(x.dtype)], dim=1)
         h = self.features(x)
-        out = self.head(h).flatten()
+        out = self.head(h if self.mbstd is None else self.mbstd(h)).flatten()
         if self.project is not None:
             out = out + (self.project(y).to(h.dtype) * h.mean(dim=(2, 3))).sum(dim=1)
         return out

@@ -57,6 +57,26 @@ def dc_discriminator(in_ch: int, ch: int, norm: str) -> nn.Sequential:
     )
 
 
+class MinibatchStd(nn.Module):
+    """Karras et al. 2018 (ProGAN): append one feature map, the features' standard deviation across groups of
+    `group` samples, averaged over channels and positions. A batch of near-identical fakes shows a small value
+    that D can learn to reject, which pushes G towards variety within a batch (and so within a class)."""
+
+    def __init__(self, group: int) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, h: Tensor) -> Tensor:
+        b, c, height, width = h.shape
+        g = min(self.group, b)
+        while b % g:  # a last batch smaller than, or not a multiple of, the group size
+            g -= 1
+        y = h.float().view(g, -1, c, height, width)  # sample i is in group i % (b // g)
+        y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # [b // g]
+        y = y.to(h.dtype).view(1, -1, 1, 1, 1).expand(g, -1, 1, height, width).reshape(b, 1, height, width)
+        return torch.cat([h, y], dim=1)
+
+
 def dcgan_init(module: nn.Module) -> None:
     """DCGAN's init: conv/linear weights ~ N(0, 0.02), norm gains ~ N(1, 0.02), biases 0."""
     for m in module.modules():
