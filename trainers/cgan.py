@@ -5,8 +5,8 @@ Here: G gets [z, E_G(y)] (a learned label embedding concatenated to the noise). 
 one extra input plane E_D(y) (a learned 32x32 map per class; d_cond="input", the default), or through a
 projection (Miyato & Koyama 2018: a per-class embedding dotted with D's pooled features, added to the logit;
 d_cond="projection"), or both. Loss and optimiser as DCGAN by default; spectral norm, hinge loss, a
-minibatch-std feature in D (ProGAN) and an EMA generator are options. The cpu preset keeps the paper's recipe; the options did worse there (figures at
-PRESETS).
+minibatch-std feature in D (ProGAN) and an EMA generator are options. The cpu preset keeps the paper's recipe;
+the options did worse there (figures at PRESETS).
 """
 
 from __future__ import annotations
