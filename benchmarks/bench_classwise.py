@@ -33,8 +33,8 @@ import torch
 
 from ganbench import classaware
 from ganbench.extractors.inception import InceptionExtractor
+from ganbench.inputs.imageset import ImageSet
 from ganbench.references import Reference
-from ganbench.sources import ImageSet
 from ganbench.weights import resolve
 
 

@@ -104,7 +104,7 @@ def prepare(work: Path, n: int, ref_n: int) -> dict[str, Path]:
     sys.path.insert(0, str(REPO / "tests"))
     from conftest import write_class_folders
 
-    from ganbench.datasets import load_cifar10
+    from ganbench.inputs.datasets import load_cifar10
 
     paths = {"samples": work / "samples", "ref": work / "ref", "npz": work / "samples.npz"}
     if not paths["npz"].exists():

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ganbench.atomic import atomic_write
 from ganbench.weights import cache_root
 
 META = "__meta__"
@@ -37,15 +37,7 @@ def _path(key: str) -> Path:
 def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """np.savez into a temp file beside `path`, then os.replace: readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{os.urandom(4).hex()}.tmp.npz")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda f: np.savez(f, **arrays), suffix=".tmp.npz")
 
 
 def get(key: str) -> dict[str, np.ndarray] | None:

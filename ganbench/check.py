@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganbench import leaderboard as L
+from ganbench.atomic import atomic_write_text
 from ganbench.errors import UserError
+from ganbench.report import leaderboard as L
+from ganbench.report.leaderboard import collect
 
 FORMAT = "ganbench-baseline/1"
 
@@ -128,12 +129,7 @@ def write_baseline(path: Path, records: list[dict]) -> list[str]:
     changes += [f"{name}: removed" for name in old if name not in models]
     data = {"format": FORMAT, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "models": models}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return changes or ["no change"]
 
 
@@ -233,7 +229,6 @@ def table(lines: list[Line]) -> str:
 
 def current_records(store: Path) -> tuple[list[dict], list[str]]:
     """Placeable records of a results folder and the files skipped; an empty folder is bad input."""
-    from ganbench.report import collect
 
     records, skipped = collect(store)
     if not records:

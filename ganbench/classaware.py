@@ -14,27 +14,18 @@ from collections.abc import Callable
 import numpy as np
 
 from ganbench import cache
-from ganbench.datasets import split_fingerprint
 from ganbench.errors import UserError
 from ganbench.extractors.classifier import ClassifierExtractor, resolve_classifier
+from ganbench.inputs.datasets import split_fingerprint
+from ganbench.inputs.imageset import CIFAR10_CLASSES, ImageSet
+from ganbench.inputs.sources import load_source
 from ganbench.metrics import classwise as CW
 from ganbench.metrics import diversity as DV
+from ganbench.metrics import registry
 from ganbench.references import Reference
-from ganbench.sources import CIFAR10_CLASSES, ImageSet, load_source
 
-# Result keys this module adds to `metrics`, in report order.
-CLASS_METRIC_KEYS = (
-    "classifier_accuracy",
-    "macro_f1",
-    "classifier_score",
-    "classifier_kl",
-    "pred_kl_uniform",
-    "ifid",
-    "diversity_ratio",
-    "near_duplicate_rate",
-    "memorisation_rate",
-    "classes_flagged",
-)
+# Result keys this module adds to `metrics`, in report order (declared in the metric registry).
+CLASS_METRIC_KEYS = registry.result_keys(computed_here=False)
 LABEL_KEYS = ("classifier_accuracy", "macro_f1", "ifid")
 PROB_KEYS = ("classifier_accuracy", "macro_f1", "classifier_score", "classifier_kl", "pred_kl_uniform")
 OFFENDERS = 10  # worst memorised images listed by name
@@ -298,19 +289,3 @@ def evaluate(
         if value is None and key not in unavailable:
             unavailable[key] = f"too few images (needs 2+ samples and {DV.COVERAGE_K + 1}+ reference images)"
     return metrics, unavailable, section, notes
-
-
-def class_table(record: dict) -> list[str]:
-    """Per-class lines for the printed summary ("-" where a value is unavailable)."""
-    section = record.get("classwise")
-    if not section or not section.get("per_class"):
-        return []
-    cols = [("n", "d"), ("predicted", "d"), ("precision", ".3f"), ("recall", ".3f"), ("f1", ".3f"),
-            ("fid", ".1f"), ("diversity_ratio", ".3f"), ("near_duplicate_rate", ".3f"),
-            ("memorisation_rate", ".3f"), ("coverage", ".3f"), ("flag", "s")]  # fmt: skip
-    heads = ["class", "n", "pred", "prec", "recall", "f1", "FID", "div", "dup", "mem", "cov", "flag"]
-    lines = [" ".join(f"{h:>10}" for h in heads)]
-    for row in section["per_class"]:
-        cells = [row["class"]] + ["-" if row.get(k) is None else format(row[k], spec) for k, spec in cols]
-        lines.append(" ".join(f"{cell:>10}" for cell in cells))
-    return lines

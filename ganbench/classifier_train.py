@@ -8,8 +8,6 @@ The recipe of He et al. (2016, sec. 4.2) scaled to an epoch budget: SGD with mom
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,9 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganbench.errors import UserError
+from ganbench.atomic import atomic_write
+from ganbench.errors import UserError, note
 from ganbench.extractors.classifier import ARCH_DEPTH, CUSTOM_KEY, MEAN, STD, CifarResNet, normalise
-from ganbench.sources import load_source
+from ganbench.inputs.sources import load_source
 
 
 @dataclass(frozen=True)
@@ -111,11 +110,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
     }
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        torch.save({CUSTOM_KEY: meta, "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}}, tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    print(f"wrote {out}", file=sys.stderr)
+    payload = {CUSTOM_KEY: meta, "state_dict": {k: v.cpu() for k, v in net.state_dict().items()}}
+    atomic_write(out, lambda f: torch.save(payload, f))
+    note(f"wrote {out}")
     return out

@@ -8,6 +8,9 @@ import re
 import time
 from pathlib import Path
 
+from ganbench.atomic import atomic_write, atomic_write_text
+from ganbench.errors import warn
+
 DEFAULT_STORE = Path("leaderboard") / "results"
 
 
@@ -29,12 +32,7 @@ def write_record(record: dict, store: Path) -> Path:
     name = f"{stamp}-{_slug(record['samples']['source'])}-{record['samples']['content_sha256'][:8]}"
     path = store / f"{name}-{os.urandom(3).hex()}.json"
     _write_heatmap(record, path)
-    tmp = store / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -47,22 +45,18 @@ def _write_heatmap(record: dict, path: Path) -> None:
     section = record.get("classwise") or {}
     if section.get("confusion_matrix") is None:
         return
-    from ganbench import plots
+    from ganbench.report import plots
 
     png = path.with_name(f"{path.stem}-confusion.png")
     clf = section.get("classifier") or {}
     title = f"{record['samples']['source']} — {clf.get('arch', '?')} ({clf.get('weights_sha256', '')[:8]})"
-    tmp = png.with_name(f".{png.name}.{os.getpid()}.tmp")
     try:
-        plots.confusion_heatmap(section["confusion_matrix"], section["classes"], tmp, title)
-        os.replace(tmp, png)
+        atomic_write(
+            png, lambda f: plots.confusion_heatmap(section["confusion_matrix"], section["classes"], f, title)
+        )
     except ImportError as e:  # seaborn/matplotlib missing: the numbers matter more than the picture
-        from ganbench.errors import warn
-
         warn(f"no confusion-matrix heatmap ({e}); pip install seaborn matplotlib")
         return
-    finally:
-        tmp.unlink(missing_ok=True)
     section["heatmap"] = png.name
 
 

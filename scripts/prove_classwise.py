@@ -24,9 +24,10 @@ from PIL import Image
 
 from ganbench.classaware import class_table, make_classifier
 from ganbench.extractors.inception import InceptionExtractor
+from ganbench.inputs.imageset import CIFAR10_CLASSES
+from ganbench.inputs.sources import load_source
 from ganbench.results import write_record
 from ganbench.scoring import ScoreConfig, score
-from ganbench.sources import CIFAR10_CLASSES, load_source
 from ganbench.weights import resolve
 
 CAT, DOG = CIFAR10_CLASSES.index("cat"), CIFAR10_CLASSES.index("dog")

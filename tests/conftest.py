@@ -52,7 +52,7 @@ def cifar_dir() -> Path:
 
 def write_class_folders(root: Path, images: np.ndarray, labels: np.ndarray) -> Path:
     """uint8 [N,3,H,W] + labels -> root/<class>/<i>.png (lossless, so every tool reads the same pixels)."""
-    from ganbench.sources import CIFAR10_CLASSES
+    from ganbench.inputs.imageset import CIFAR10_CLASSES
 
     for i, (img, y) in enumerate(zip(images, labels, strict=True)):
         d = root / CIFAR10_CLASSES[int(y)]
@@ -64,7 +64,7 @@ def write_class_folders(root: Path, images: np.ndarray, labels: np.ndarray) -> P
 @pytest.fixture(scope="session")
 def small_sets(cifar_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """'samples': 40 CIFAR-10 test images, 'ref': 60 train images, both as PNG class folders."""
-    from ganbench.datasets import load_cifar10
+    from ganbench.inputs.datasets import load_cifar10
 
     root = tmp_path_factory.mktemp("sets")
     test = load_cifar10("test", data_dir=str(cifar_dir), n=40, seed=1)

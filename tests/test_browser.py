@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ganbench.report import build_site, page_name
+from ganbench.report.site import build_site, page_name
 from tests.test_report import _classwise, _run_folder, make_record, store_of
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

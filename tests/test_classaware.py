@@ -18,11 +18,12 @@ from PIL import Image
 
 from ganbench import classaware
 from ganbench.extractors.classifier import ClassifierExtractor, resolve_classifier
+from ganbench.inputs.imageset import CIFAR10_CLASSES, ImageSet
+from ganbench.inputs.sources import load_source
 from ganbench.metrics import fid
 from ganbench.references import Reference
 from ganbench.results import write_record
 from ganbench.scoring import ScoreConfig, features_for, score
-from ganbench.sources import CIFAR10_CLASSES, ImageSet, load_source
 
 torch.set_num_threads(1)
 
@@ -156,7 +157,7 @@ def test_cli_options_and_bad_weights(small_sets, tmp_path):
 
 
 def test_record_kept_when_the_heatmap_cannot_be_drawn(tmp_path, monkeypatch, capsys):
-    import ganbench.plots as plots
+    import ganbench.report.plots as plots
 
     def no_seaborn(*args, **kwargs):
         raise ImportError("No module named 'seaborn'")

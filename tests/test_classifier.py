@@ -35,7 +35,7 @@ def test_architecture_matches_the_paper(depth, params):
 
 
 def test_pretrained_weights_load_and_classify(weight_files, cifar_dir):
-    from ganbench.datasets import load_cifar10
+    from ganbench.inputs.datasets import load_cifar10
 
     test = load_cifar10("test", data_dir=str(cifar_dir), n=100, seed=3)
     for arch, path in weight_files.items():

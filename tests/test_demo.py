@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.errors import UserError
-from ganbench.report import page_name
+from ganbench.report.site import page_name
 from tests.test_report import _html, _run_folder, make_record
 
 
@@ -23,7 +23,7 @@ def _fake_score(calls: list):
 
 
 def test_demo_without_training_scores_the_test_copy(tmp_path):
-    from ganbench.demo import DemoConfig, run_demo
+    from ganbench.cli.demo import DemoConfig, run_demo
 
     calls, lines = [], []
     index = run_demo(
@@ -36,7 +36,7 @@ def test_demo_without_training_scores_the_test_copy(tmp_path):
 
 def test_demo_trains_then_scores_the_run_samples(tmp_path, monkeypatch):
     pytest.importorskip("trainers.cli")
-    from ganbench.demo import DemoConfig, run_demo
+    from ganbench.cli.demo import DemoConfig, run_demo
     from trainers import cli as trainers_cli
 
     seen = []
@@ -62,7 +62,7 @@ def test_demo_trains_then_scores_the_run_samples(tmp_path, monkeypatch):
 
 def test_demo_falls_back_when_training_fails(tmp_path, monkeypatch):
     pytest.importorskip("trainers.cli")
-    from ganbench.demo import DemoConfig, run_demo
+    from ganbench.cli.demo import DemoConfig, run_demo
     from trainers import cli as trainers_cli
 
     def broken(*a, **k):
@@ -75,7 +75,7 @@ def test_demo_falls_back_when_training_fails(tmp_path, monkeypatch):
 
 
 def test_demo_scores_without_the_classifier_when_its_weights_are_missing(tmp_path):
-    from ganbench.demo import DemoConfig, run_demo
+    from ganbench.cli.demo import DemoConfig, run_demo
     from ganbench.scoring import ScoreConfig
 
     if "classifier" not in {f.name for f in dataclasses.fields(ScoreConfig)}:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from ganbench.errors import UserError
-from ganbench.sources import load_source
+from ganbench.inputs.sources import load_source
 
 
 def folder(root: Path, n: int = 4) -> Path:

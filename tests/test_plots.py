@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ganbench import plots
+from ganbench.report import plots, workers
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -31,13 +31,13 @@ def _queue(figures: plots.Figures, k: int, bad: bool = False) -> list[str]:
 
 def test_parallel_figures_equal_serial_ones_and_a_failure_is_named(tmp_path, monkeypatch):
     serial = plots.Figures(tmp_path / "serial")
-    monkeypatch.setattr(plots, "PARALLEL_MIN", 10**6)  # in-process only
+    monkeypatch.setattr(workers, "PARALLEL_MIN", 10**6)  # in-process only
     names = _queue(serial, 6)
     serial.finish()
     assert serial.workers == 0 and serial.drawn == 6 and not serial.failed
 
-    monkeypatch.setattr(plots, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(plots, "_cpus", lambda: 3)  # two workers beside this process, even on one core
+    monkeypatch.setattr(workers, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(workers, "cpus", lambda: 3)  # two workers beside this process, even on one core
     par = plots.Figures(tmp_path / "par")
     assert _queue(par, 6, bad=True)[:6] == names
     par.finish()
@@ -65,9 +65,9 @@ _REAL_POPEN = subprocess.Popen
 @pytest.mark.parametrize(("popen", "k"), [(_no_subprocess, 5), (_dying_worker, 9)], ids=["no-start", "dies"])
 def test_broken_workers_leave_the_work_to_this_process(tmp_path, monkeypatch, popen, k):
     """A worker that cannot start, or dies holding a chunk: every figure is still drawn, here."""
-    monkeypatch.setattr(plots, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(plots, "_cpus", lambda: 2)
-    monkeypatch.setattr(plots.subprocess, "Popen", popen)
+    monkeypatch.setattr(workers, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(workers, "cpus", lambda: 2)
+    monkeypatch.setattr(workers.subprocess, "Popen", popen)
     figures = plots.Figures(tmp_path)
     names = _queue(figures, k)
     figures.finish()
@@ -82,9 +82,9 @@ def test_report_from_a_script_without_a_main_guard(tmp_path):
     script.write_text(
         textwrap.dedent(f"""
         from pathlib import Path
-        from ganbench import plots
-        plots.PARALLEL_MIN = 1
-        plots._cpus = lambda: 2
+        from ganbench.report import plots, workers
+        workers.PARALLEL_MIN = 1
+        workers.cpus = lambda: 2
         Path({str(tmp_path / "ran")!r}).open("a").write("x")  # counts how often this script runs
         f = plots.Figures(Path({str(tmp_path / "img")!r}))
         for i in range(6):

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from ganbench import leaderboard as L
 from ganbench.errors import UserError
-from ganbench.report import build_site, page_name
+from ganbench.report import leaderboard as L
+from ganbench.report.site import build_site, page_name
 from ganbench.results import write_record
 
 BASE = {
@@ -364,7 +364,7 @@ def test_cli_report(tmp_path):
 
 
 def test_many_diversity_flags_are_counted_on_the_leaderboard():
-    from ganbench.report import flags_cell
+    from ganbench.report.cells import flags_cell
 
     many = flags_cell([f"{c}: collapsed" for c in ("cat", "dog", "frog")] + ["ship: memorising"])
     assert many["text"] == "collapsed ×3, memorising ×1" and "frog: collapsed" in many["title"]

@@ -1,4 +1,4 @@
-"""Tests for ganbench.sources and ganbench.datasets, on tiny synthetic data built in tmp_path."""
+"""Tests for ganbench.inputs.sources and ganbench.inputs.datasets, on tiny synthetic data built in tmp_path."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from ganbench import datasets, decode
-from ganbench.datasets import load_cifar10, resolve_cifar10
 from ganbench.errors import UserError
-from ganbench.sources import CIFAR10_CLASSES, ImageSet, load_source
+from ganbench.inputs import datasets, decode
+from ganbench.inputs.datasets import load_cifar10, resolve_cifar10
+from ganbench.inputs.imageset import CIFAR10_CLASSES, ImageSet
+from ganbench.inputs.sources import load_source
 
 REAL_CIFAR = Path("/work/shared/data/cifar10")
 

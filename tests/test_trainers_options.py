@@ -351,7 +351,7 @@ def test_bad_option_values(fake_cifar: Path, tmp_path: Path, option: str, value:
 
 
 def test_a_checkpoint_is_an_image_source(fake_cifar: Path, tmp_path: Path) -> None:
-    from ganbench.sources import load_source
+    from ganbench.inputs.sources import load_source
 
     run = run_train("cgan", "--preset", "smoke", "--data", fake_cifar, "--out", tmp_path)
     a = load_source(str(run / "ckpt-2.pt"), n=25, seed=1)
@@ -391,7 +391,7 @@ def test_score_every_and_score_checkpoint_end_to_end(
     assert record["run"]["step"] == 2 and record["run"]["arch"] == "dcgan"
 
     # what `ganbench score samples/2 --ref-n 30` would score: the same pixels, reference and network setup
-    from ganbench.sources import load_source
+    from ganbench.inputs.sources import load_source
 
     assert record["samples"]["content_sha256"] == load_source(str(run / "samples" / "2")).content_hash()
     assert record["config"]["ref"] == "cifar10-train" and record["config"]["seed"] == 0

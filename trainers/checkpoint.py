@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganbench.atomic import atomic_write
 from ganbench.errors import UserError
-from trainers.atomic import atomic_write
 
 FORMAT = 1
 _NAME = re.compile(r"ckpt-(\d+)\.pt")

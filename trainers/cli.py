@@ -1,4 +1,4 @@
-"""Click commands `train` and `sample`, registered by ganbench/cli.py. Parsing only: the work is in loop/sample.
+"""Click commands `train` and `sample`, registered by ganbench/cli/ (the composition root). Parsing only: the work is in loop/sample.
 
 User errors are raised as ganbench.errors.UserError; the main CLI prints them as one line with exit code 2.
 """
@@ -99,32 +99,12 @@ def train_command(
     arch: str,
     preset: str | None,
     data: str | None,
-    out: str | None,
-    seed: int | None,
-    steps: int | None,
-    batch_size: int | None,
-    sample_every: int | None,
-    ckpt_every: int | None,
-    log_every: int | None,
     lr: float | None,
-    lr_decay_from: int | None,
-    flip: bool | None,
-    concat_test: bool | None,
     aux: bool | None,
     diffaug: bool | None,
-    compile_: bool | None,
-    device: str | None,
     resume: str | None,
     sets: tuple[str, ...],
-    threads: int | None,
-    minutes: float | None,
-    keep_ckpts: int | None,
-    tensorboard: bool | None,
-    score_every: int | None,
-    score_ref: str | None,
-    score_ref_n: int | None,
-    score_classifier: bool | None,
-    results: str | None,
+    **options: object,
 ) -> None:
     """Train a GAN on CIFAR-10: ARCH is one of dcgan, cgan, acgan, biggan, wgan-gp.
 
@@ -144,30 +124,9 @@ def train_command(
             model[name] = value
     if lr is not None:
         model |= {"lr_g": lr, "lr_d": model.get("lr_d", lr)}
-    given = {
-        "seed": seed,
-        "steps": steps,
-        "batch_size": batch_size,
-        "sample_every": sample_every,
-        "ckpt_every": ckpt_every,
-        "log_every": log_every,
-        "lr_decay_from": lr_decay_from,
-        "flip": flip,
-        "concat_test": concat_test,
-        "out": out,
-        "device": device,
-        "compile": compile_,
-        "threads": threads,
-        "minutes": minutes,
-        "keep_ckpts": keep_ckpts,
-        "tensorboard": tensorboard,
-        "score_every": score_every,
-        "score_ref": score_ref,
-        "score_ref_n": score_ref_n,
-        "score_classifier": score_classifier,
-        "results": results,
-    }
-    loop = {k: v for k, v in given.items() if v is not None}
+    # Every other option is a TrainSettings field of the same name (--compile is `compile_` to click).
+    loop = {k.rstrip("_"): v for k, v in options.items() if v is not None}
+    score_every = loop.get("score_every")
     if score_every is not None and score_every < 0:
         raise UserError(f"--score-every must be 0 (off) or at least 1 (got {score_every})")
     if score_every == 0:  # explicit off: overrides a resumed run's saved setting

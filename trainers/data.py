@@ -1,32 +1,26 @@
 """CIFAR-10 for training: the whole set in memory as uint8, batches made on the device.
 
-Loading goes through `ganbench.datasets.load_cifar10` when that module exists (it also reads torchvision's
-pickles); otherwise a small loader reads the image-folder layout `<DIR>/<split>/<class>/*.jpg|png`.
+Loading is ganbench's (`ganbench.inputs.datasets.load_cifar10`): the image-folder copy or torchvision's
+pickles, the same copy and order that `ganbench score --ref cifar10-train` reads.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 
 from ganbench.errors import UserError
+from ganbench.inputs.datasets import load_cifar10
+from ganbench.inputs.imageset import CIFAR10_CLASSES
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-EXPECTED_LAYOUT = (
-    "expected DIR/train/<class>/*.jpg (or .png; DIR/test/<class>/ too for --concat-test) with the 10 class "
-    f"folders {' '.join(CIFAR10_CLASSES)}, or torchvision's DIR/cifar-10-batches-py"
-)
+__all__ = ["CIFAR10_CLASSES", "BatchSampler", "load_training_set", "resolve_data_dir"]
 
 
 def resolve_data_dir(data: str | None) -> str | None:
-    """--data, else $GANBENCH_DATA, else None (ganbench.datasets' own default, if it has one)."""
+    """--data, else $GANBENCH_DATA, else None (ganbench.inputs.datasets' own default)."""
     return data or os.environ.get("GANBENCH_DATA") or None
 
 
@@ -39,59 +33,8 @@ def load_training_set(data_dir: str | None, concat_test: bool = False) -> tuple[
 
 
 def _load_split(split: str, data_dir: str | None) -> tuple[Tensor, Tensor]:
-    if data_dir is not None:
-        _check_layout(Path(data_dir))
-    load_cifar10 = _ganbench_loader()
-    if load_cifar10 is not None:
-        s = load_cifar10(split, data_dir=data_dir)
-        return torch.as_tensor(np.asarray(s.images)), torch.as_tensor(np.asarray(s.labels), dtype=torch.int64)
-    if data_dir is None:
-        raise UserError(
-            "no CIFAR-10 copy given: pass --data DIR or set GANBENCH_DATA=DIR; " + EXPECTED_LAYOUT
-        )
-    return load_image_folder(Path(data_dir) / split)
-
-
-def _ganbench_loader() -> Callable | None:
-    """ganbench.datasets.load_cifar10, or None while that module does not exist."""
-    try:
-        from ganbench.datasets import load_cifar10
-    except ImportError as e:
-        if e.name in ("ganbench.datasets", "ganbench"):
-            return None
-        raise
-    return load_cifar10
-
-
-def _check_layout(root: Path) -> None:
-    if not root.is_dir():
-        raise UserError(f"data folder {root} does not exist; " + EXPECTED_LAYOUT)
-    pickles = (root / "cifar-10-batches-py").is_dir() or (root / "data_batch_1").is_file()
-    if not (root / "train").is_dir() and not pickles:
-        raise UserError(f"data folder {root} has the wrong layout: " + EXPECTED_LAYOUT)
-
-
-def load_image_folder(split_dir: Path) -> tuple[Tensor, Tensor]:
-    """<split_dir>/<class>/*.jpg|png for the 10 CIFAR-10 classes -> (uint8 [N,3,32,32], int64 labels [N])."""
-    missing = [c for c in CIFAR10_CLASSES if not (split_dir / c).is_dir()]
-    if missing:
-        raise UserError(f"{split_dir} lacks class folder(s) {' '.join(missing)}: " + EXPECTED_LAYOUT)
-    images, labels = [], []
-    for label, name in enumerate(CIFAR10_CLASSES):
-        files = sorted(p for p in (split_dir / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise UserError(f"{split_dir / name} has no .jpg/.png images: " + EXPECTED_LAYOUT)
-        for path in files:
-            try:
-                with Image.open(path) as im:
-                    arr = np.asarray(im.convert("RGB"))
-            except OSError as e:
-                raise UserError(f"{path} is not a readable image ({e}); remove or replace it") from None
-            if arr.shape != (32, 32, 3):
-                raise UserError(f"{path} is {arr.shape[1]}x{arr.shape[0]}, expected a 32x32 CIFAR-10 image")
-            images.append(arr)
-            labels.append(label)
-    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(), torch.tensor(labels)
+    s = load_cifar10(split, data_dir=data_dir)
+    return torch.as_tensor(np.asarray(s.images)), torch.as_tensor(np.asarray(s.labels), dtype=torch.int64)
 
 
 def _generator(seed: int, stream: int, index: int) -> torch.Generator:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from trainers.atomic import atomic_write
+from ganbench.atomic import atomic_write, replace_dir, temp_dir_beside
 
 
 def write_pngs(
@@ -45,13 +45,13 @@ def replace_folder(
 
     Written into a temp folder that is then swapped in, so `dest` is always complete or absent.
     """
-    dest = Path(dest)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    write_pngs(images, tmp if labels is not None else tmp / "all", labels, class_names)
-    if dest.exists():
-        shutil.rmtree(dest)
-    tmp.rename(dest)
+    tmp = temp_dir_beside(dest)
+    try:
+        write_pngs(images, tmp if labels is not None else tmp / "all", labels, class_names)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    replace_dir(tmp, dest)
 
 
 def grid(images: np.ndarray, rows: int, cols: int, pad: int = 2) -> np.ndarray:

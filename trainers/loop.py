@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ganbench.atomic import atomic_write_text
 from ganbench.errors import UserError, warn
 from trainers import checkpoint, distributed, settings
-from trainers.atomic import atomic_write_text
 from trainers.data import CIFAR10_CLASSES, BatchSampler, load_training_set
 from trainers.distributed import Dist, bare
 from trainers.gan import Nets, ema_update, make_nets

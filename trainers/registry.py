@@ -15,7 +15,6 @@ ARCHS: dict[str, str] = {
     "wgan-gp": "trainers.wgan_gp",
 }
 
-
 def arch_module(name: str) -> ModuleType:
     """The model file for an arch name from `ARCHS` (see trainers/gan.py for what it provides)."""
     return importlib.import_module(ARCHS[name])

@@ -7,8 +7,8 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
+from ganbench.atomic import atomic_write, atomic_write_text
 from ganbench.errors import UserError
-from trainers.atomic import atomic_write, atomic_write_text
 
 
 class CsvLog:

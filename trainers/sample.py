@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from ganbench.errors import UserError
+from ganbench.inputs.imageset import CIFAR10_CLASSES, ImageSet
 from trainers import checkpoint
-from trainers.data import CIFAR10_CLASSES
 from trainers.images import write_pngs
 from trainers.loop import pick_device, render
 from trainers.registry import ARCHS, arch_module
@@ -66,6 +66,16 @@ def checkpoint_images(
         "device": str(next(G.parameters()).device),
     }
     return images, labels, origin
+
+
+CHECKPOINT_N = 10_000  # images generated from a checkpoint when no --n is given (FID-10k)
+
+
+def checkpoint_source(path: str, spec: str, n: int | None, seed: int) -> ImageSet:
+    """ganbench's loader for `.pt` (the `ganbench.loaders` entry point): n images generated with seed."""
+    images, labels, origin = checkpoint_images(path, n or CHECKPOINT_N, seed)
+    names = [f"G[{i}]" for i in range(len(images))]
+    return ImageSet(np.ascontiguousarray(images), labels, names, spec, "checkpoint", {}, origin)
 
 
 def _draw(

@@ -25,7 +25,7 @@ class TrainSettings:
     seed: int = 0  # seeds model init, latents, data order, flips and the fixed sample latents
     flip: bool = True  # random horizontal flips of real images
     concat_test: bool = False  # train on CIFAR-10 train + test (60k images)
-    data: str | None = None  # CIFAR-10 folder; None: $GANBENCH_DATA, else ganbench.datasets' default
+    data: str | None = None  # CIFAR-10 folder; None: $GANBENCH_DATA, else ganbench.inputs.datasets' default
     out: str = "runs"  # runs go to <out>/<NNNNN>-<arch>/
     device: str = "auto"  # auto (cuda if available), cpu or cuda
     compile: bool = False  # torch.compile G and D

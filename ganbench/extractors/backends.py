@@ -13,6 +13,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from ganbench.atomic import atomic_write
+
 BACKENDS = ("auto", "torch", "onnxruntime")
 CALLS = {"forward": 0}
 
@@ -72,13 +74,15 @@ def export_onnx(module: torch.nn.Module, path: Path, output_names: list[str]) ->
     import warnings
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     dummy = torch.zeros(2, 3, 299, 299)
     axes = {name: {0: "n"} for name in ["images", *output_names]}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module.eval(), (dummy,), str(tmp), input_names=["images"], output_names=output_names,
-            dynamic_axes=axes, opset_version=17, dynamo=False,
-        )  # fmt: skip
-    os.replace(tmp, path)
+
+    def write(f) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module.eval(), (dummy,), f, input_names=["images"], output_names=output_names,
+                dynamic_axes=axes, opset_version=17, dynamo=False,
+            )  # fmt: skip
+
+    atomic_write(path, write, suffix=".onnx.tmp")

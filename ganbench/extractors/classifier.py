@@ -15,10 +15,12 @@ is accepted by its self-description and recorded by its full sha256.
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import sys
 import tempfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ganbench.errors import UserError
+from ganbench.atomic import atomic_copy
+from ganbench.errors import UserError, note
 from ganbench.weights import file_hashes, offline, weights_dir
+
+# torch.load of a file that is not (or no longer) a torch checkpoint: bad pickle, bad zip, short file.
+TORCH_LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile)
 
 # Bump when anything that changes the probabilities for the same weights changes (cache keys use it).
 CLASSIFIER_VERSION = 1
@@ -168,7 +174,7 @@ def identify(path: Path) -> ResolvedClassifier:
             return ResolvedClassifier(path, spec.arch, sha256, "akamaster")
     try:  # weights_only: an unknown file is parsed as tensors and plain containers only, never run
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
+    except TORCH_LOAD_ERRORS:  # not a torch file, or a damaged one: it matches nothing (the error below)
         ckpt = None
     meta = ckpt.get(CUSTOM_KEY) if isinstance(ckpt, dict) else None
     if isinstance(meta, dict) and meta.get("arch") in ARCH_DEPTH and "state_dict" in ckpt:
@@ -190,10 +196,8 @@ def _download(spec: ClassifierSpec, timeout: float = 20.0) -> ResolvedClassifier
         if resolved.arch != spec.arch or resolved.source != "akamaster":
             raise UserError(f"downloaded {spec.filename} does not match its published hash; try again later")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp_dest = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        shutil.copyfile(target, tmp_dest)
-        os.replace(tmp_dest, dest)
-    print(f"fetched {spec.filename} -> {dest}", file=sys.stderr)
+        atomic_copy(target, dest)
+    note(f"fetched {spec.filename} -> {dest}")
     return identify(dest)
 
 

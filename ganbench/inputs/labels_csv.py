@@ -12,9 +12,9 @@ import csv
 import io
 from collections.abc import Sequence
 
-from ganbench.decode import reason
 from ganbench.errors import UserError
-from ganbench.sources import CIFAR10_CLASSES, class_index
+from ganbench.inputs.decode import reason
+from ganbench.inputs.imageset import CIFAR10_CLASSES, class_index
 
 
 def parse_label(text: str) -> int | None:

@@ -7,12 +7,13 @@ import json
 import shutil
 from collections import defaultdict
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image
 
-from ganbench import leaderboard as L
-from ganbench import plots
-from ganbench.report import fid_cell
+from ganbench.report import leaderboard as L
+from ganbench.report import plots
+from ganbench.report.cells import fid_cell
 
 FIGURE_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError)  # bad data on disk, not a bug here
 
@@ -22,8 +23,10 @@ def _file_key(path: Path) -> list:
     return [str(path.resolve()), st.st_size, st.st_mtime_ns]
 
 
-def _copy_png(src: Path, dest: Path) -> None:
-    shutil.copyfile(src, dest)
+def _copy_png(src: Path, out: BinaryIO) -> None:
+    """A figure 'drawn' by copying an existing PNG (plots.Figures writes `out` atomically)."""
+    with open(src, "rb") as f:
+        shutil.copyfileobj(f, out)
 
 
 def _samples_folder(rec: dict) -> Path | None:

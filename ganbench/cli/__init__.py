@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from ganbench import __version__
-from ganbench.cli_admin import GROUPS
-from ganbench.cli_common import Group, extractor_options, make_extractor
+from ganbench.cli.admin import GROUPS
+from ganbench.cli.common import Group, extractor_options, make_extractor
+from ganbench.cli.tables import class_table, metric_rows
+from trainers.cli import sample_command, train_command
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,12 +21,11 @@ def cli() -> None:
     """One-pass GAN evaluation for CIFAR-10: FID, KID, IS, precision/recall, density/coverage."""
 
 
-for _group in GROUPS:  # classifier, reference, weights, cache (ganbench/cli_admin.py)
+for _group in GROUPS:  # classifier, reference, weights, cache (ganbench/cli/admin.py)
     cli.add_command(_group)
 
 
 def print_record(record: dict, stored: Path | None) -> None:
-    from ganbench.scoring import metric_rows
 
     s, r, e = record["samples"], record["reference"], record["extractor"]
     labels = "with labels" if s["labels"] else "no labels"
@@ -40,7 +41,6 @@ def print_record(record: dict, stored: Path | None) -> None:
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         click.echo(f"{k:<{width}}  {v}".rstrip())
-    from ganbench.classaware import class_table
 
     for line in class_table(record):
         click.echo(line)
@@ -141,7 +141,7 @@ def score(samples, ref, n, ref_n, backend, resize, batch_size, inception_weights
 )
 def report_command(results, out, reported) -> None:
     """Write the leaderboard site (index.html + a page per run) from the results store; prints its path."""
-    from ganbench.report import build_site
+    from ganbench.report.site import build_site
     from ganbench.results import store_dir
 
     built = build_site(store_dir(results), Path(out), Path(reported) if reported else None)
@@ -246,7 +246,7 @@ def check_command(sources, baseline, tolerance, update, results, ref, n, ref_n, 
 @click.option("--no-train", is_flag=True, help="Skip training: score the CIFAR-10 test copy as samples.")
 def demo_command(workdir, minutes, steps, n, ref_n, data_dir, no_train) -> None:
     """Train a small GAN on the CPU, score it and write the report: the whole loop in minutes."""
-    from ganbench.demo import DemoConfig, run_demo
+    from ganbench.cli.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(
         workdir=Path(workdir), minutes=minutes, steps=steps, n=n, ref_n=ref_n, data_dir=data_dir,
@@ -256,18 +256,9 @@ def demo_command(workdir, minutes, steps, n, ref_n, data_dir, no_train) -> None:
     click.echo(str(index.resolve()))
 
 
-def _register_trainers() -> None:
-    try:
-        from trainers.cli import sample_command, train_command
-    except ModuleNotFoundError as e:  # trainers not installed beside ganbench; any other error is a bug
-        if not (e.name or "").startswith("trainers"):
-            raise
-        return
-    cli.add_command(train_command, "train")
-    cli.add_command(sample_command, "sample")
-
-
-_register_trainers()
+# The composition root: the trainers (same distribution) contribute their verbs here, and only here.
+cli.add_command(train_command, "train")
+cli.add_command(sample_command, "sample")
 
 
 def main() -> None:

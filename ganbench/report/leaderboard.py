@@ -13,6 +13,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ganbench.metrics import registry
+from ganbench.results import load_records
+
 SCHEMA = 1  # the record schema this module reads (ganbench/scoring.py writes it)
 
 # The settings that change FID by themselves: results that differ in any of them are never ranked together.
@@ -158,8 +161,11 @@ def setup_diff(a: dict, b: dict) -> list[str]:
 # --- rows and groups --------------------------------------------------------------------------------------
 
 
+RANK_KEY = registry.gated().keys[0]  # what rows are ranked by and `ganbench check` gates on: FID
+
+
 def fid_of(rec: dict) -> float | None:
-    v = rec["metrics"].get("fid")
+    v = rec["metrics"].get(RANK_KEY)
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
@@ -304,3 +310,15 @@ def class_view(rec: dict) -> ClassView:
     elif isinstance(cw.get("overall_flag"), str):
         view.flags = [] if cw["overall_flag"] == "ok" else [f"all samples: {cw['overall_flag']}"]
     return view
+
+
+def collect(store: Path) -> tuple[list[dict], list[str]]:
+    """Readable, placeable records and a 'file: reason' line for every one skipped."""
+    raw, skipped = load_records(store)
+    records = []
+    for rec in raw:
+        try:
+            records.append(validate(rec))
+        except SkipRecord as e:
+            skipped.append(f"{Path(rec.get('_file', '?')).name}: {e}")
+    return records, skipped

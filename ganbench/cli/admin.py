@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ganbench.cli_common import Group, extractor_options, make_extractor
+from ganbench.cli.common import Group, extractor_options, make_extractor
 from ganbench.errors import UserError
 
 

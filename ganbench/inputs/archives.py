@@ -1,6 +1,6 @@
-"""Image sources that are one file: a .zip of images (either layout), an .npz of uint8 arrays, and a
-`ganbench train` checkpoint (generated on the fly). Called by sources.load_source, whose listing, layout and
-decoding helpers they share, so a zip and the folder it was made from load identically.
+"""Image sources that are one archive file: a .zip of images (either layout) and an .npz of uint8 arrays.
+A zip shares layout.py's listing and decoding with folders, so a zip and the folder it was made from load
+identically.
 """
 
 from __future__ import annotations
@@ -8,25 +8,26 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from typing import IO
 
 import numpy as np
 
-from ganbench.decode import reason, resize_array
 from ganbench.errors import UserError
-from ganbench.sources import (
-    ImageSet,
+from ganbench.inputs.decode import reason, resize_array
+from ganbench.inputs.imageset import ImageSet, check_count, choose_subset
+from ganbench.inputs.layout import (
     apply_labels_csv,
-    check_count,
-    choose_subset,
     decode_plan,
     is_ignored_dir,
     labels_csv_member,
     plan_layout,
-    resized_copy,
 )
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# What numpy raises on a damaged or foreign .npz: a bad zip, pickled objects (allow_pickle=False), a short
+# or compressed-wrong member. Anything else is our bug.
+NPZ_ERRORS = (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error)
 
 
 def load_zip(
@@ -97,7 +98,7 @@ def load_npz(
     expected = "expected uint8 x as [N,H,W,3] or [N,3,H,W] (and optional integer y in 0..9)"
     try:
         z = np.load(path, allow_pickle=False)
-    except Exception as e:  # BadZipFile, ValueError (pickled objects), OSError, EOFError
+    except NPZ_ERRORS as e:
         raise UserError(
             f"cannot read {spec} as .npz ({reason(e)}); re-save it with numpy.savez(path, x=..., y=...)"
         ) from e
@@ -113,9 +114,7 @@ def load_npz(
                 )
             x = z["x"]
             y = z["y"] if "y" in z.files else None
-    except UserError:
-        raise
-    except Exception as e:
+    except NPZ_ERRORS as e:
         raise UserError(f"cannot read arrays from {spec} ({reason(e)}); re-save it with numpy.savez") from e
 
     if x.dtype != np.uint8:
@@ -155,27 +154,3 @@ def load_npz(
     notes: dict[str, int] = {}
     images = resize_array(images, image_size, notes, spec)
     return ImageSet(images, labels, names, spec, "npz", notes, origin, subset)
-
-
-CHECKPOINT_N = 10_000  # images generated from a trainer checkpoint when no --n is given (FID-10k)
-
-
-def load_checkpoint(
-    path: str, spec: str, n: int | None, seed: int, image_size: int, min_images: int
-) -> ImageSet:
-    """A `ganbench train` checkpoint: n images generated with seed (trainers/sample.py), not a subset."""
-    try:
-        from trainers.sample import checkpoint_images
-    except ModuleNotFoundError as e:  # trainers not installed beside ganbench; any other error is a bug
-        if not (e.name or "").startswith("trainers"):
-            raise
-        raise UserError(
-            f"{spec}: scoring a trainer checkpoint needs the trainers package beside ganbench"
-        ) from None
-    images, labels, origin = checkpoint_images(path, n or CHECKPOINT_N, seed)
-    names = [f"G[{i}]" for i in range(len(images))]
-    result = ImageSet(np.ascontiguousarray(images), labels, names, spec, "checkpoint", {}, origin)
-    if images.shape[-1] != image_size or images.shape[-2] != image_size:
-        result = resized_copy(result, image_size)
-    check_count(len(result), min_images, spec)
-    return result

@@ -16,9 +16,10 @@ import re
 
 import numpy as np
 
-from ganbench.decode import decode_many
 from ganbench.errors import UserError, warn
-from ganbench.sources import CIFAR10_CLASSES, ImageSet, choose_subset, class_index, is_image_name
+from ganbench.inputs.decode import decode_many
+from ganbench.inputs.imageset import CIFAR10_CLASSES, ImageSet, choose_subset, class_index
+from ganbench.inputs.layout import is_image_name
 
 GENUINE_DIR = "cifar-10-batches-py"
 _BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
@@ -125,7 +126,7 @@ def _detect(folder: str, told_by: str) -> tuple[str, str]:
         return "cifar10-genuine", path
     raise UserError(
         f"{folder} (from {told_by}) is not a CIFAR-10 folder: expected train/<class>/ and test/<class>/ images "
-        f"or {GENUINE_DIR}/; fix the path"
+        f"(class folders {' '.join(CIFAR10_CLASSES)}) or {GENUINE_DIR}/; fix the path"
     )
 
 

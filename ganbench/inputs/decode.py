@@ -5,6 +5,8 @@ What had to be changed is counted in the caller's `notes` dict, so the result re
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +16,18 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ganbench.errors import UserError, warn
+
+# What PIL documents (and does) raise on a truncated, corrupt or hostile file. Anything else is our bug and
+# must traceback, not be reported as a bad file.
+PIL_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    Image.DecompressionBombError,
+)
 
 
 @contextmanager
@@ -108,9 +122,7 @@ def decode_image(fp: str | IO[bytes], display: str, notes: dict[str, int]) -> Im
             # An RGB input comes back as the opened image itself: copy it so nothing depends on the file
             # handle that the with-block closes.
             return img.copy() if rgb is img else rgb
-    except UserError:
-        raise
-    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError, ...
+    except PIL_DECODE_ERRORS as e:
         raise UserError(
             f"cannot decode {display} ({reason(e)}); the file is truncated or corrupt: delete or re-export it"
         ) from e

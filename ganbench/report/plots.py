@@ -11,42 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import shutil
-import subprocess
-import sys
-import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import BinaryIO
+
+from ganbench.atomic import atomic_write
+from ganbench.report import workers
 
 PLOT_VERSION = 2  # bump when a figure's look changes, so cached PNGs are redrawn
 CELL, GAP, PER_ROW = 64, 3, 10  # sample grid: CIFAR-10 images at 2x (nearest), 10 images per class row
-PARALLEL_MIN = 24  # queued figures below which a worker process (~1.3 s of imports) does not pay off
-CHUNK = 4  # figures per task handed to a worker
-Job = tuple[str, Callable, tuple, Path, Path]  # name, draw function, its arguments, temp path, final path
-
-
-def _draw_jobs(jobs: list[Job]) -> list[tuple[str, str | None]]:
-    """Draw each job to its temp file, then rename it into place. Returns (name, error or None) per job."""
-    done = []
-    for name, draw, args, tmp, dest in jobs:
-        try:
-            draw(*args, tmp)
-            os.replace(tmp, dest)
-            done.append((name, None))
-        except Exception as e:  # noqa: BLE001 - one bad figure must not cost the others; reported by name
-            tmp.unlink(missing_ok=True)
-            done.append((name, f"{type(e).__name__}: {e}"))
-    return done
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class Figures:
@@ -62,11 +36,11 @@ class Figures:
         self.drawn = self.reused = 0
         self.failed: list[str] = []  # "name: error" of deferred figures that could not be drawn
         self.workers = 0  # worker processes the last finish() used
-        self._queued: dict[str, Job] = {}
+        self._queued: dict[str, workers.Job] = {}
         img_dir.mkdir(parents=True, exist_ok=True)
 
     def make(self, kind: str, content: object, draw: Callable, *args: object, defer: bool = False) -> str:
-        """File name (relative to img_dir) of the figure for `content`, drawn as draw(*args, path) unless
+        """File name (relative to img_dir) of the figure for `content`, drawn as draw(*args, file) into a binary file object unless
         cached. The name hashes `content`, which must determine the picture."""
         blob = json.dumps([PLOT_VERSION, kind, content], sort_keys=True, default=str).encode()
         name = f"{kind}-{hashlib.sha256(blob).hexdigest()[:16]}.png"
@@ -81,12 +55,10 @@ class Figures:
                 shutil.copy2(old, dest)
             self.reused += 1
             return name
-        tmp = dest.with_name(f".{name}.tmp")
         if defer:
-            self._queued[name] = (name, draw, args, tmp, dest)
+            self._queued[name] = (name, draw, args, dest)
             return name
-        draw(*args, tmp)
-        os.replace(tmp, dest)
+        atomic_write(dest, lambda f: draw(*args, f))
         self.drawn += 1
         return name
 
@@ -95,97 +67,17 @@ class Figures:
         jobs, self._queued = list(self._queued.values()), {}
         if not jobs:
             return
-        self.workers = min(_cpus() - 1, len(jobs) // PARALLEL_MIN, 7)
+        self.workers = min(workers.cpus() - 1, len(jobs) // workers.PARALLEL_MIN, 7)
         if self.workers < 1:
-            results = _draw_jobs(jobs)
+            results = workers.draw_jobs(jobs)
         else:
-            results = self._draw_parallel(jobs)
+            results = workers.draw_parallel(jobs, self.workers)
         for name, error in results:
             if error is None:
                 self.drawn += 1
             else:
                 self.failed.append(f"figure {name}: {error}")
                 placeholder(self.img_dir / name, "figure could not be drawn")
-
-    def _draw_parallel(self, jobs: list[Job]) -> list[tuple[str, str | None]]:
-        # Worker processes take chunks from the front of the queue while this process draws from the back,
-        # so no core idles while a worker imports matplotlib. Plain subprocesses, not multiprocessing:
-        # spawn re-runs the caller's main script, fork is unsafe beside torch/onnxruntime threads.
-        chunks = deque(jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK))
-        lock = threading.Lock()
-        results: list[tuple[str, str | None]] = []
-
-        def take(front: bool) -> list[Job] | None:
-            with lock:
-                return (chunks.popleft() if front else chunks.pop()) if chunks else None
-
-        threads = [threading.Thread(target=_feed_worker, args=(take, chunks, lock, results), daemon=True)
-                   for _ in range(self.workers)]  # fmt: skip
-        for t in threads:
-            t.start()
-        while (chunk := take(front=False)) is not None:
-            done = _draw_jobs(chunk)
-            with lock:
-                results += done
-        for t in threads:
-            t.join()
-        while (chunk := take(front=False)) is not None:  # handed back by a worker that died
-            results += _draw_jobs(chunk)
-        return results
-
-
-def _feed_worker(take, chunks: deque, lock: threading.Lock, results: list) -> None:
-    """Runs one `serve()` subprocess and feeds it chunks until none are left. A worker that cannot start or
-    dies hands its chunk back to the queue: the caller draws it, so a broken worker only costs speed."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")])
-    )
-    try:
-        proc = subprocess.Popen([sys.executable, "-c", "from ganbench.plots import serve; serve()"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)  # fmt: skip
-    except OSError:
-        return
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        while (chunk := take(True)) is not None:
-            try:
-                _send(proc.stdin, chunk)
-                done = _receive(proc.stdout)
-            except (OSError, EOFError, pickle.UnpicklingError):
-                with lock:
-                    chunks.appendleft(chunk)
-                return
-            with lock:
-                results += done
-    finally:
-        proc.stdin.close()
-        proc.wait()
-
-
-def _send(f, obj: object) -> None:
-    blob = pickle.dumps(obj)
-    f.write(len(blob).to_bytes(8, "little") + blob)
-    f.flush()
-
-
-def _receive(f) -> Any:
-    head = f.read(8)
-    if len(head) < 8:
-        raise EOFError("figure worker closed its pipe")
-    return pickle.loads(f.read(int.from_bytes(head, "little")))
-
-
-def serve() -> None:
-    """A figure worker (a subprocess of Figures.finish): job chunks in on stdin, results out on stdout."""
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print goes to stderr, never into the protocol
-    while True:
-        try:
-            chunk = _receive(sys.stdin.buffer)
-        except EOFError:
-            return
-        _send(out, _draw_jobs(chunk))
 
 
 def placeholder(path: Path, text: str) -> None:
@@ -194,9 +86,7 @@ def placeholder(path: Path, text: str) -> None:
 
     im = Image.new("RGB", (360, 60), (235, 235, 235))
     ImageDraw.Draw(im).text((10, 22), text, fill=(90, 90, 90))
-    tmp = path.with_name(f".{path.name}.tmp")
-    im.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: im.save(f, format="PNG"))
 
 
 def _figure(width: float, height: float, **margins: float):
@@ -214,7 +104,7 @@ def _figure(width: float, height: float, **margins: float):
     return fig
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig, path: Path | BinaryIO) -> None:
     fig.savefig(path, format="png", dpi=90, pil_kwargs={"compress_level": 3})
 
 
@@ -225,7 +115,9 @@ def _styled():
     return sns.axes_style("whitegrid"), sns.plotting_context("paper")
 
 
-def per_class_bars(classes: Sequence[str], series: dict[str, Sequence[float | None]], path: Path) -> None:
+def per_class_bars(
+    classes: Sequence[str], series: dict[str, Sequence[float | None]], path: Path | BinaryIO
+) -> None:
     """A panel per series (e.g. accuracy, IFID, diversity), a horizontal bar per class; missing values blank.
 
     Panels share the class axis, so the class names are drawn once (text is most of matplotlib's time).
@@ -268,7 +160,7 @@ def check_confusion(matrix: Sequence[Sequence[float]], classes: Sequence[str]):
 
 
 def confusion_heatmap(
-    matrix: Sequence[Sequence[float]], classes: Sequence[str], path: Path, title: str = ""
+    matrix: Sequence[Sequence[float]], classes: Sequence[str], path: Path | BinaryIO, title: str = ""
 ) -> None:
     """Counts annotated, coloured by the fraction of their row (rows: the class asked for, columns: what
     the classifier saw). The same picture beside a record and on its report page."""
@@ -320,7 +212,7 @@ def read_curves(log_csv: Path) -> tuple[list[float], Curves]:
     return steps, [(t, [(c, [float(v) for v in df[c]]) for c in cs]) for t, cs in panels]
 
 
-def learning_curves(steps: Sequence[float], panels: Curves, path: Path) -> None:
+def learning_curves(steps: Sequence[float], panels: Curves, path: Path | BinaryIO) -> None:
     """A panel per group of read_curves' columns against the step."""
     import seaborn as sns
 
@@ -338,7 +230,9 @@ def learning_curves(steps: Sequence[float], panels: Curves, path: Path) -> None:
         _save(fig, path)
 
 
-def fid_vs_step(lines: dict[str, list[tuple[int, float, float | None, float | None]]], path: Path) -> None:
+def fid_vs_step(
+    lines: dict[str, list[tuple[int, float, float | None, float | None]]], path: Path | BinaryIO
+) -> None:
     """FID against the checkpoint step, a line per setup, with the bootstrap interval where recorded."""
     import seaborn as sns
 
@@ -380,7 +274,7 @@ def can_grid(folder: Path) -> bool:
     return folder.is_dir() and (bool(_class_dirs(folder)) or bool(_first_images(folder, 1)))
 
 
-def sample_grid(folder: Path, path: Path) -> None:
+def sample_grid(folder: Path, path: Path | BinaryIO) -> None:
     """The first 10 images of each class folder, a labelled row per class (or 10 x 10 of a flat folder)."""
     from PIL import Image, ImageDraw, ImageFont
 

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import os
 import re
 import shutil
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ganbench import leaderboard as L
-from ganbench import plots
+from ganbench.atomic import replace_dir, temp_dir_beside
 from ganbench.errors import UserError
-from ganbench.results import load_records
+from ganbench.report import cells, plots
+from ganbench.report import leaderboard as L
+from ganbench.report.leaderboard import collect
+from ganbench.report.pages import render_run_page
 
 # Package data (pyproject's package-data), so a plain `pip install` renders the same site as a checkout.
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -38,103 +37,6 @@ class Built:
     seconds: float = 0.0
     figures_drawn: int = 0
     figures_reused: int = 0
-
-
-# --- cells -----------------------------------------------------------------------------------------------
-
-
-def metric_cell(rec: dict, key: str, spec: str = ".3f", std_key: str | None = None) -> dict:
-    """{'text', 'sort', 'title'}: the value; 'n/a — reason' when not computable; '—' when not recorded."""
-    m, un = rec["metrics"], rec.get("unavailable") or {}
-    if key not in m:
-        return {"text": "—", "sort": "", "title": "not measured in this record (older ganbench or no labels)"}
-    v = m[key]
-    if not isinstance(v, (int, float)) or not math.isfinite(v):
-        reason = str(un.get(key, "unavailable"))
-        short = reason if len(reason) <= 32 else reason[:30].rstrip() + "…"
-        return {"text": f"n/a — {short}", "sort": "", "title": reason, "na": True}
-    text = format(v, spec)
-    if std_key and isinstance(m.get(std_key), (int, float)):
-        text += f" ± {format(m[std_key], spec)}"
-    return {"text": text, "sort": repr(float(v)), "title": ""}
-
-
-def fid_cell(rec: dict) -> dict:
-    cell = metric_cell(rec, "fid", ".2f")
-    ci = L.ci_of(rec)
-    if ci is not None:
-        n = rec["metrics"].get("fid_boot_n")
-        cell["ci"] = f"[{ci[0]:.2f}, {ci[1]:.2f}]"
-        cell["title"] = f"95% bootstrap interval over {int(n) if n else '?'} resamples of the samples"
-    elif cell["sort"]:
-        cell["ci"] = "no interval"
-        cell["title"] = "this record has no bootstrap interval: its rank against neighbours is untested"
-    return cell
-
-
-def _text(text: str, sort=None, title: str = "") -> dict:
-    return {"text": text, "sort": text if sort is None else sort, "title": title}
-
-
-def flags_cell(flags: list[str] | None) -> dict:
-    """'none', the flagged classes when few, else a count per flag (the full list in the tooltip)."""
-    if flags is None:
-        return {"text": "—", "sort": "", "title": "no diversity check in this record"}
-    if len(flags) <= 2:
-        return _text(", ".join(flags) or "none", len(flags))
-    kinds = Counter(f.rsplit(": ", 1)[-1] for f in flags)
-    return _text(", ".join(f"{k} ×{n}" for k, n in kinds.most_common()), len(flags), "; ".join(flags))
-
-
-def row_cells(row: L.Row, setup_label: dict[str, str]) -> dict[str, dict]:
-    rec = row.record
-    flags = L.class_view(rec).flags
-    created = str(rec.get("created", ""))
-    return {
-        "rank": _text(str(row.rank), row.rank),
-        "model": _text(row.model),
-        "step": _text("" if row.step is None else f"{row.step:,}", "" if row.step is None else row.step),
-        "fid": fid_cell(rec),
-        "kid": metric_cell(rec, "kid_mean", ".5f", "kid_std"),
-        "is": metric_cell(rec, "is_mean", ".2f", "is_std"),
-        "kl": metric_cell(rec, "is_kl", ".3f"),
-        "precision": metric_cell(rec, "precision"),
-        "recall": metric_cell(rec, "recall"),
-        "density": metric_cell(rec, "density"),
-        "coverage": metric_cell(rec, "coverage"),
-        "ifid": metric_cell(rec, "ifid", ".2f"),
-        "acc": metric_cell(rec, "classifier_accuracy"),
-        "div": flags_cell(flags),
-        "n": _text(setup_label["samples"], rec["samples"]["n"]),
-        "reference": _text(setup_label["reference"]),
-        "weights": _text(setup_label["weights"]),
-        "resize": _text(setup_label["resize"]),
-        "date": _text(created[:16].replace("T", " "), created),
-    }
-
-
-COLUMNS = [
-    ("rank", "#"),
-    ("model", "model"),
-    ("step", "step"),
-    ("fid", "FID (95% CI)"),
-    ("kid", "KID"),
-    ("is", "IS"),
-    ("kl", "IS KL"),
-    ("precision", "precision"),
-    ("recall", "recall"),
-    ("density", "density"),
-    ("coverage", "coverage"),
-    ("ifid", "IFID"),
-    ("acc", "classifier acc."),
-    ("div", "diversity flags"),
-    ("n", "samples"),
-    ("reference", "reference"),
-    ("weights", "weights"),
-    ("resize", "resize"),
-    ("date", "date"),
-]
-OPTIONAL = {"ifid": "ifid", "acc": "classifier_accuracy"}  # shown once any record carries the metric
 
 
 def page_name(model: str) -> str:
@@ -188,25 +90,16 @@ def _env():
     return env
 
 
-def collect(store: Path) -> tuple[list[dict], list[str]]:
-    """Readable, placeable records and a 'file: reason' line for every one skipped."""
-    raw, skipped = load_records(store)
-    records = []
-    for rec in raw:
-        try:
-            records.append(L.validate(rec))
-        except L.SkipRecord as e:
-            skipped.append(f"{Path(rec.get('_file', '?')).name}: {e}")
-    return records, skipped
-
-
 def index_context(records: list[dict], groups: list[L.Group], reported: list[dict]) -> dict:
     varying = L.varying_fields(groups)
-    present = {c for c, key in OPTIONAL.items() if any(key in r["metrics"] for r in records)}
+    optional = cells.optional_columns()
+    present = {c for c, key in optional.items() if any(key in r["metrics"] for r in records)}
     if any(L.class_view(r).flags is not None for r in records):
         present.add("div")
     columns = [
-        {"key": k, "label": lbl} for k, lbl in COLUMNS if k not in ("ifid", "acc", "div") or k in present
+        {"key": k, "label": lbl}
+        for k, lbl in cells.columns()
+        if (k not in optional and k != "div") or k in present
     ]
     out = []
     for g in groups:
@@ -219,7 +112,7 @@ def index_context(records: list[dict], groups: list[L.Group], reported: list[dic
             ci = L.ci_of(row.record)
             rows.append(
                 {
-                    "cells": row_cells(row, label),
+                    "cells": cells.row_cells(row, label),
                     "tags": row.tags,
                     "overlap": row.overlaps_above,
                     "ci": ci,
@@ -240,26 +133,15 @@ def _prepare_out(out: Path) -> Path:
     if out.exists() and not (out / MARKER).exists() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not a ganbench site; pass an empty or new --out folder")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.building-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "runs").mkdir(parents=True)
+    tmp = temp_dir_beside(out)
+    (tmp / "runs").mkdir()
     (tmp / "assets").mkdir()
     (tmp / MARKER).write_text("built by ganbench report; replaced wholesale on the next build\n")
     return tmp
 
 
-def _swap(tmp: Path, out: Path) -> None:
-    """Put the new build in place: rename the old site aside, rename the new one in, delete the old."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def build_site(store: Path, out: Path, reported_path: Path | None = None) -> Built:
     """Render the leaderboard and run pages for every record in `store` into `out` (replaced atomically)."""
-    from ganbench.report_pages import render_run_page
 
     t0 = time.perf_counter()
     records, skipped = collect(store)
@@ -286,7 +168,7 @@ def build_site(store: Path, out: Path, reported_path: Path | None = None) -> Bui
         }
         (tmp / "index.html").write_text(env.get_template("index.html").render(**ctx), encoding="utf-8")
         figures.finish()  # the queued matplotlib figures, in parallel; before the site is swapped in
-        _swap(tmp, out)
+        replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return Built(
