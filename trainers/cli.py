@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ganbench.errors import UserError
-from trainers.registry import ARCHS, arch_module
+from trainers.registry import ARCHS, BENCHMARK_ARCHS, arch_module
 from trainers.settings import DEFAULT_PRESET, PRESET_NAMES, parse_set
 
 
@@ -157,3 +157,72 @@ def sample_command(
 
     count = write_samples(ckpt, out, n, per_class, seed, batch_size, device)
     _echo(f"wrote {count} images to {out}")
+
+
+@click.command("benchmark")
+@click.option(
+    "--archs",
+    default=",".join(BENCHMARK_ARCHS),
+    show_default=True,
+    help="Comma-separated archs to train and score (biggan-aux: AC-BigGAN)",
+)
+@click.option(
+    "--minutes",
+    type=float,
+    default=None,
+    help="Cap each arch's training at this many minutes [default: no cap: the preset's steps are the budget]",
+)
+@click.option("--n", "n", type=int, default=10_000, show_default=True, help="Samples scored per arch")
+@click.option("--ref-n", type=int, default=10_000, show_default=True, help="Seeded cifar10-train subset")
+@click.option("--fid-ci", type=int, default=50, show_default=True, help="Bootstrap resamples of FID's 95% CI")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/benchmark"), show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option(
+    "--preset",
+    type=click.Choice(PRESET_NAMES),
+    default=None,
+    help="Trainer preset of every arch [default: cpu on a CPU, paper on CUDA]",
+)
+@click.option("--data", default=None, help="CIFAR-10 folder [default: $GANBENCH_DATA]")
+@click.option(
+    "--classifier",
+    type=click.Choice(["resnet56", "resnet20", "none"]),
+    default="resnet56",
+    show_default=True,
+    help="Surrogate classifier of the class-aware metrics",
+)
+def benchmark_command(
+    archs: str,
+    minutes: float | None,
+    n: int,
+    ref_n: int,
+    fid_ci: int,
+    out: Path,
+    device: str,
+    preset: str | None,
+    data: str | None,
+    classifier: str,
+) -> None:
+    """Train every bundled arch on one budget, score all of them under one protocol, write the leaderboard
+    and OUT/benchmark.md. Run it again to continue an interrupted benchmark where it stopped."""
+    import shlex
+    import sys
+
+    from trainers import benchmark as B
+    from trainers.data import resolve_data_dir
+
+    names = tuple(a.strip() for a in archs.split(",") if a.strip())
+    B.check_request(names, minutes, n, ref_n, fid_ci)
+    if preset is None:
+        import torch
+
+        cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+        preset = "paper" if cuda else "cpu"
+    protocol = B.Protocol(
+        preset=preset, minutes=minutes, n=n, ref_n=ref_n, fid_ci=fid_ci, classifier=classifier
+    )
+    command = (
+        "ganbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["benchmark"] else ""
+    )
+    req = B.Request(names, protocol, out, device, resolve_data_dir(data), command)
+    B.run(req, echo=_echo)

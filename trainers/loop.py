@@ -192,7 +192,9 @@ def _train(
 
     sums: dict[str, float] = {}
     n_summed, busy, drawn_at_row = 0, 0.0, sampler.drawn
-    deadline = _clock() + s.minutes * 60 if s.minutes else None
+    started = _clock()
+    spent_before = float(resume.get("train_seconds", 0.0)) if resume is not None else 0.0
+    deadline = started + s.minutes * 60 if s.minutes else None
     ends_by = time.monotonic() + s.minutes * 60 if s.minutes else None  # for the printed ETA only
     try:
         for it in range(start, s.steps):
@@ -234,8 +236,19 @@ def _train(
             if done % s.ckpt_every == 0 or last:
                 rng = distributed.gather(d, checkpoint.capture_rng())  # every rank's, for an exact resume
                 if d.main:
+                    spent = spent_before + (_clock() - started)  # the whole run's, across resumes
                     state = _state(
-                        arch_name, cfg, s, nets, done, sampler.drawn, fixed_z, fixed_y, class_names, rng
+                        arch_name,
+                        cfg,
+                        s,
+                        nets,
+                        done,
+                        sampler.drawn,
+                        fixed_z,
+                        fixed_y,
+                        class_names,
+                        rng,
+                        spent,
                     )
                     checkpoint.save(state, checkpoint.ckpt_path(run_dir, done))
                     if s.keep_ckpts:  # only now that the new checkpoint is complete on disk
@@ -328,6 +341,7 @@ def _state(
     fixed_y: Tensor | None,
     class_names: list[str] | None,
     rng: list[dict[str, Any]],
+    train_seconds: float,
 ) -> dict[str, Any]:
     return {
         "format": checkpoint.FORMAT,
@@ -348,6 +362,7 @@ def _state(
         "fixed_z": fixed_z,
         "fixed_y": fixed_y,
         "torch_version": str(torch.__version__),
+        "train_seconds": train_seconds,  # wall seconds of training up to this step, on --minutes' clock
     }
 
 

@@ -15,6 +15,17 @@ ARCHS: dict[str, str] = {
     "wgan-gp": "trainers.wgan_gp",
 }
 
+# `ganbench benchmark` names -> (trainer arch, model settings on top of its preset)
+BENCHMARK_ARCHS: dict[str, tuple[str, dict[str, object]]] = {
+    "dcgan": ("dcgan", {}),
+    "cgan": ("cgan", {}),
+    "acgan": ("acgan", {}),
+    "biggan": ("biggan", {}),
+    "biggan-aux": ("biggan", {"aux": True}),  # AC-BigGAN
+    "wgan-gp": ("wgan-gp", {}),
+}
+
+
 def arch_module(name: str) -> ModuleType:
     """The model file for an arch name from `ARCHS` (see trainers/gan.py for what it provides)."""
     return importlib.import_module(ARCHS[name])

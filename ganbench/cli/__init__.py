@@ -12,7 +12,7 @@ from ganbench import __version__
 from ganbench.cli.admin import GROUPS
 from ganbench.cli.common import Group, extractor_options, make_extractor
 from ganbench.cli.tables import class_table, metric_rows
-from trainers.cli import sample_command, train_command
+from trainers.cli import benchmark_command, sample_command, train_command
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -259,6 +259,7 @@ def demo_command(workdir, minutes, steps, n, ref_n, data_dir, no_train) -> None:
 # The composition root: the trainers (same distribution) contribute their verbs here, and only here.
 cli.add_command(train_command, "train")
 cli.add_command(sample_command, "sample")
+cli.add_command(benchmark_command, "benchmark")
 
 
 def main() -> None:

@@ -1,0 +1,165 @@
+"""`ganbench benchmark`: train -> sample -> score -> publish for several archs on tiny data; the pinned
+protocol; resume with what remains of a time budget (a driven clock); bad input is one line, nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from ganbench.cli import cli
+from ganbench.inputs.imageset import CIFAR10_CLASSES
+
+
+@pytest.fixture(scope="module")
+def tiny_cifar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DIR/{train,test}/<class>/N.png: 4 and 2 random 32x32 images per class."""
+    root = tmp_path_factory.mktemp("cifar")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 4), ("test", 2)):
+        for name in CIFAR10_CLASSES:
+            (root / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                    root / split / name / f"{i}.png"
+                )
+    return root
+
+
+@pytest.fixture
+def small_samples(monkeypatch):
+    import trainers.loop as loop
+
+    monkeypatch.setattr(loop, "N_FIXED", 20)  # the trainers' sample folders: 20 images, not 1,000
+    monkeypatch.setattr(loop, "GRID", 2)
+
+
+def bench(*args: object):
+    return CliRunner().invoke(cli, ["benchmark", *map(str, args)])
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--archs", "dcgan,stylegan"], "unknown arch stylegan; valid: dcgan, cgan, acgan, biggan, biggan-aux, wgan-gp"),
+        (["--minutes", "0"], "--minutes must be above 0"),
+        (["--minutes", "-5"], "--minutes must be above 0"),
+        (["--n", "1"], "--n must be at least 2"),
+        (["--ref-n", "1"], "--ref-n must be at least 2"),
+        (["--archs", "cgan,cgan"], "names an arch twice"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, tiny_cifar, args, expected):
+    out = tmp_path / "bench"
+    result = bench("--out", out, "--data", tiny_cifar, "--preset", "smoke", *args)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_no_cifar10_data_is_one_line_and_writes_nothing(tmp_path):
+    out = tmp_path / "bench"
+    result = bench("--out", out, "--data", tmp_path / "nowhere", "--preset", "smoke", "--archs", "dcgan")
+    assert result.exit_code == 2 and "does not exist" in result.output, result.output
+    assert not out.exists()
+
+
+def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
+    tmp_path, tiny_cifar, small_samples, monkeypatch
+):
+    out = tmp_path / "bench"
+    common = ["--out", out, "--data", tiny_cifar, "--preset", "smoke", "--archs", "dcgan,cgan", "--n", 12,
+              "--ref-n", 20, "--fid-ci", 3]  # fmt: skip
+    result = bench(*common)
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    assert "[1/2] dcgan: training" in result.output and "benchmark ETA" in result.output
+    assert "[2/2] cgan: sampling and scoring" in result.output
+
+    records = {
+        r["benchmark"]["name"]: r
+        for r in map(json.loads, map(Path.read_text, (out / "results").glob("*.json")))
+    }
+    assert sorted(records) == ["cgan", "dcgan"]
+    for name, rec in records.items():
+        b = rec["benchmark"]
+        assert b["arch"] == name and b["steps"] == b["steps_budget"] == 2 and b["train_seconds"] > 0
+        assert b["img_per_s"] > 0 and b["protocol"]["n"] == 12 and b["protocol"]["preset"] == "smoke"
+        assert rec["samples"]["kind"] == "checkpoint" and rec["samples"]["n"] == 12
+        assert rec["reference"]["n"] == 20 and rec["reference"]["subset"]["seed"] == 0
+        assert rec["metrics"]["fid"] > 0 and rec["metrics"]["fid_boot_n"] == 3
+        assert rec["run"]["name"] == name
+    assert (
+        records["cgan"]["samples"]["labels"] and records["cgan"]["metrics"]["classifier_accuracy"] is not None
+    )
+    assert (out / "site" / "index.html").is_file()
+    table = (out / "benchmark.md").read_text()
+    assert "| dcgan | " in table and "| cgan | " in table and "2 / 2" in table
+    assert "FID 138.3" in table and "Machine:" in table and "the `smoke` preset's steps" in table
+
+    # the same command again: nothing is trained or scored twice
+    import ganbench.scoring
+    import trainers.loop
+
+    def must_not_run(*a, **k):
+        raise AssertionError("ran again")
+
+    monkeypatch.setattr(trainers.loop, "train", must_not_run)
+    monkeypatch.setattr(ganbench.scoring, "score", must_not_run)
+    again = bench(*common)
+    assert again.exit_code == 0, f"{again.output}\n{again.exception!r}"
+    assert "dcgan: trained already" in again.output and "cgan: scored already" in again.output
+    assert len(list((out / "results").glob("*.json"))) == 2
+
+    # another protocol in the same folder is refused, naming what differs
+    other = bench(*common[:-4], "--ref-n", 30, "--fid-ci", 3)
+    assert other.exit_code == 2 and "ref_n 20 -> 30" in other.output, other.output
+
+
+def test_a_time_budget_survives_an_interruption(tmp_path, tiny_cifar, small_samples, monkeypatch):
+    """--minutes 1 on a clock that advances 10 s a reading: killed after step 3, the second run resumes at
+    the step-2 checkpoint with the minutes that checkpoint had left and stops when they are spent."""
+    import trainers.dcgan as dcgan
+    import trainers.loop as loop
+    from trainers import benchmark as B
+    from trainers import checkpoint
+
+    monkeypatch.setitem(
+        dcgan.PRESETS, "smoke", dict(dcgan.PRESETS["smoke"], steps=100, ckpt_every=2, sample_every=1000)
+    )
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 10.0
+        return now[0]
+
+    monkeypatch.setattr(loop, "_clock", clock)
+    real_step = dcgan.step
+
+    def dies_at_step_3(nets, cfg, batches, it):
+        if it == 3:
+            raise KeyboardInterrupt
+        return real_step(nets, cfg, batches, it)
+
+    monkeypatch.setattr(dcgan, "step", dies_at_step_3)
+    protocol = B.Protocol(preset="smoke", minutes=1.0, n=10, ref_n=10, fid_ci=0, classifier="none")
+    req = B.Request(("dcgan",), protocol, tmp_path / "bench", "cpu", str(tiny_cifar))
+    with pytest.raises(KeyboardInterrupt):
+        B.run(req, echo=lambda line: None)
+    run_dir = next((tmp_path / "bench" / "dcgan" / "train").iterdir())
+    first = checkpoint.load(checkpoint.latest(run_dir))
+    assert first["step"] == 2 and 0 < first["train_seconds"] < 60
+    assert B.read_state(req.out, "dcgan") == {}  # not trained: the next run continues it
+
+    monkeypatch.setattr(dcgan, "step", real_step)
+    lines: list[str] = []
+    B.run(req, echo=lines.append)
+    assert any("resuming" in line and "at step 2" in line for line in lines), lines
+    state = B.read_state(req.out, "dcgan")
+    final = checkpoint.load(state["checkpoint"])
+    assert state["status"] == "scored" and 2 < state["steps"] < 100
+    assert 60 <= final["train_seconds"] <= 60 + 30  # the whole budget, across both runs, to a step or two
+    assert state["train_seconds"] == round(final["train_seconds"], 1)
