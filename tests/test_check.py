@@ -160,7 +160,7 @@ def test_sources_are_scored_fresh_not_read_from_the_store(tmp_path, baseline, mo
         return [make_record("a", 20.1), make_record("b", 30.1)]
 
     monkeypatch.setattr(C, "score_sources", fake_score)
-    monkeypatch.setattr("ganbench.cli.make_extractor", lambda *a: None)
+    monkeypatch.setattr("ganbench.cli.leaderboard.make_extractor", lambda *a: None)
     res = _invoke("--baseline", str(baseline), "s1", "s2", "--n", "100", "--results", str(tmp_path / "none"))
     assert res.exit_code == 0, res.output
     assert seen == [(["s1", "s2"], 100, "cifar10-train")]
