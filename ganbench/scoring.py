@@ -39,6 +39,7 @@ class ScoreConfig:
     prc_k: int = 3  # precision/recall neighbourhood (torch-fidelity / Kynkäänniemi et al.)
     dc_k: int = 5  # density/coverage neighbourhood (Naeem et al., prdc)
     fid_ci: int = 0  # bootstrap resamples for FID's 95% interval (0: none; each costs a 2048-d eigensolve)
+    fid_inf: int = 0  # subset sizes of FD-infinity and IS-infinity (0: none; 15 as Chong & Forsyth)
     classifier: str = "resnet56"  # surrogate CIFAR-10 classifier: resnet56 | resnet20 | none
     classifier_weights: str | None = None  # else GANBENCH_CLASSIFIER_WEIGHTS, the cache, download
     calibration_n: int | None = None  # cifar10-test images for the classifier's accuracy (None: all, 0: skip)

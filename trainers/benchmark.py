@@ -55,6 +55,7 @@ class Protocol:
     n: int  # samples generated and scored per arch
     ref_n: int  # seeded subset of cifar10-train
     fid_ci: int  # bootstrap resamples of FID's 95% interval
+    fid_inf: int = 15  # subset sizes of FID-infinity, the number that compares across sample counts
     seed: int = 0  # training seed, latent seed and subset seed
     ref: str = "cifar10-train"
     classifier: str = "resnet56"
@@ -185,7 +186,7 @@ def score_arch(req: Request, name: str, trained: dict[str, Any], echo: Callable[
 
     p = req.protocol
     cfg = ScoreConfig(samples=trained["checkpoint"], ref=p.ref, n=p.n, ref_n=p.ref_n, seed=p.seed,
-                      fid_ci=p.fid_ci, data_dir=req.data, classifier=p.classifier)  # fmt: skip
+                      fid_ci=p.fid_ci, fid_inf=p.fid_inf, data_dir=req.data, classifier=p.classifier)  # fmt: skip
     echo(f"{name}: scoring {p.n} samples of {Path(trained['checkpoint']).name} against {p.ref_n} {p.ref}")
     record = score(cfg)
     run_dir = str(Path(trained["checkpoint"]).parent)
@@ -305,11 +306,12 @@ def benchmark_markdown(req: Request, records: dict[str, dict]) -> str:
         "",
         f"Protocol: `{p.preset}` presets, budget {budget}; {p.n:,} samples per arch (EMA generator when "
         f"there is one, labels cycling over the classes) against a seeded {p.ref_n:,}-image subset of "
-        f"{p.ref} (seed {p.seed}); FID 95% interval from {p.fid_ci} bootstrap resamples; classifier {p.classifier}.",
+        f"{p.ref} (seed {p.seed}); FID 95% interval from {p.fid_ci} bootstrap resamples; FID∞ (Chong & "
+        f"Forsyth 2020) fitted over {p.fid_inf} subset sizes; classifier {p.classifier}.",
         "",
-        "| arch | FID (95% CI) | KID | precision | recall | density | coverage | classifier acc. | IFID | flags "
-        "| steps | minutes | img/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| arch | FID (95% CI) | FID∞ | KID | precision | recall | density | coverage | classifier acc. | IFID "
+        "| flags | steps | minutes | img/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     first = next(iter(records.values()), None)
     for name, rec in records.items():
@@ -320,6 +322,7 @@ def benchmark_markdown(req: Request, records: dict[str, dict]) -> str:
         cells = [
             name,
             _fmt(m, "fid", ".2f") + ci,
+            _fmt(m, "fid_inf", ".2f"),
             _fmt(m, "kid_mean", ".4f"),
             _fmt(m, "precision", ".3f"),
             _fmt(m, "recall", ".3f"),

@@ -85,8 +85,10 @@ def print_record(record: dict, stored: Path | None) -> None:
 )
 @click.option("--fid-ci", type=click.IntRange(0), default=0, show_default=True, metavar="N",
               help="95% bootstrap interval of FID from N resamples (e.g. 50; ~1-2 s each on CPU).")  # fmt: skip
+@click.option("--fid-inf", type=click.IntRange(0), default=0, show_default=True, metavar="K",
+              help="FID∞ (and IS∞ with the IS head): fit over K subset sizes, Chong & Forsyth (e.g. 15).")  # fmt: skip
 def score(samples, ref, n, ref_n, backend, resize, batch_size, inception_weights, data_dir, seed, strict,
-          as_json, results, no_store, classifier, classifier_weights, calibration_n, fid_ci) -> None:  # fmt: skip
+          as_json, results, no_store, classifier, classifier_weights, calibration_n, fid_ci, fid_inf) -> None:  # fmt: skip
     """Score SAMPLES (folder, class folders, .zip, .npz, cifar10-test…) against a reference."""
     from ganbench import results as R
     from ganbench.scoring import ScoreConfig
@@ -96,7 +98,7 @@ def score(samples, ref, n, ref_n, backend, resize, batch_size, inception_weights
                       backend=backend, resize=resize, batch_size=batch_size,
                       inception_weights=inception_weights, classifier=classifier,
                       classifier_weights=classifier_weights, calibration_n=calibration_n,
-                      fid_ci=fid_ci)  # fmt: skip
+                      fid_ci=fid_ci, fid_inf=fid_inf)  # fmt: skip
     record = run_score(cfg, make_extractor(backend, resize, batch_size, inception_weights))
     stored = None if no_store else R.write_record(record, R.store_dir(results))
     if as_json:

@@ -16,36 +16,45 @@ from .fid import _as_features, _check_stats, _psd_sqrt, frechet_distance
 DEFAULT_RESAMPLES = 50  # enough for a 95% interval's rough edges; each costs one N x D^2 product + eigvalsh
 
 
-def bootstrap_fids(
-    fake_features: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray, n_boot: int, seed: int
-) -> np.ndarray:
-    """FID of `n_boot` resamples (with replacement, same N) of the fake features against fixed real stats."""
-    x = _as_features(fake_features, "fake_features", min_rows=2)
-    real_mu, real_sigma = _check_stats(real_mu, real_sigma, "real")
-    if x.shape[1] != real_mu.shape[0]:
-        raise ValueError(f"feature dimensions differ: fake {x.shape[1]}, real {real_mu.shape[0]}")
-    if n_boot < 2:
-        raise ValueError(f"n_boot must be at least 2, got {n_boot}")
-    n = x.shape[0]
-    root = _psd_sqrt(real_sigma)
-    # tr sqrt(Sr^1/2 Sb Sr^1/2) needs the spectrum of Sr^1/2 Sb Sr^1/2 = Yc^T Yc / (n-1), Y = X Sr^1/2, Yc
-    # the resample centred: project once, then each resample is one Gram matrix and one eigvalsh (no D^3).
-    y = x @ root
-    trace_real = float(np.trace(real_sigma))
-    rng = np.random.default_rng(seed)
-    out = np.empty(n_boot)
-    for b in range(n_boot):
-        idx = rng.integers(0, n, size=n)
-        xb, yb = x[idx], y[idx]
+class SubsetFID:
+    """FID of row subsets of one feature set against fixed real statistics, cheaply: tr sqrt(Sr^1/2 Sb
+    Sr^1/2) needs the spectrum of Yc^T Yc / (n-1), Y = X Sr^1/2 and Yc a subset's rows centred, so X is
+    projected once and each subset costs one Gram matrix and one eigvalsh of min(n, D) (no D^3 sqrtm).
+    Serves the bootstrap (rows drawn with replacement) and FD-infinity (subsets without)."""
+
+    def __init__(self, fake_features: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray) -> None:
+        self.x = _as_features(fake_features, "fake_features", min_rows=2)
+        self.real_mu, real_sigma = _check_stats(real_mu, real_sigma, "real")
+        if self.x.shape[1] != self.real_mu.shape[0]:
+            raise ValueError(
+                f"feature dimensions differ: fake {self.x.shape[1]}, real {self.real_mu.shape[0]}"
+            )
+        self.y = self.x @ _psd_sqrt(real_sigma)
+        self.trace_real = float(np.trace(real_sigma))
+
+    def __call__(self, idx: np.ndarray) -> float:
+        n = len(idx)
+        xb, yb = self.x[idx], self.y[idx]
         mu_b = xb.mean(axis=0)
         yc = yb - yb.mean(axis=0)
         gram = (yc @ yc.T) if n < yc.shape[1] else (yc.T @ yc)  # same non-zero spectrum; take the smaller
         eig = np.linalg.eigvalsh(gram / (n - 1))
         tr_covmean = np.sqrt(np.clip(eig, 0.0, None)).sum()
         trace_b = float(((xb - mu_b) ** 2).sum()) / (n - 1)
-        diff = mu_b - real_mu
-        out[b] = diff @ diff + trace_b + trace_real - 2.0 * tr_covmean
-    return out
+        diff = mu_b - self.real_mu
+        return float(diff @ diff + trace_b + self.trace_real - 2.0 * tr_covmean)
+
+
+def bootstrap_fids(
+    fake_features: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray, n_boot: int, seed: int
+) -> np.ndarray:
+    """FID of `n_boot` resamples (with replacement, same N) of the fake features against fixed real stats."""
+    fid_of = SubsetFID(fake_features, real_mu, real_sigma)
+    if n_boot < 2:
+        raise ValueError(f"n_boot must be at least 2, got {n_boot}")
+    n = fid_of.x.shape[0]
+    rng = np.random.default_rng(seed)
+    return np.array([fid_of(rng.integers(0, n, size=n)) for _ in range(n_boot)])
 
 
 def fid_bootstrap(

@@ -23,6 +23,8 @@ import numpy as np
 
 from .bootstrap import fid_bootstrap
 from .fid import feature_stats, fid_from_stats
+from .fid_infinity import MIN_SAMPLES as FID_INF_MIN
+from .fid_infinity import fid_infinity, is_infinity
 from .inception_score import inception_score
 from .kid import kid
 from .prdc import density_coverage, precision_recall
@@ -91,6 +93,7 @@ class Metric:
     columns: tuple[Column, ...] = ()  # what the report shows of it
     enabled: Callable[[Any], bool] | None = None  # computed only when enabled(options) (e.g. --fid-ci N)
     gate: str | None = None  # "lower" / "higher" is better: `ganbench check` gates on it
+    min_samples: Callable[[Any], int] | None = None  # rows the samples (and reference features) need
 
     def reason(self, missing: str, weights_file: str = "?") -> str:
         return NEEDS[missing].format(weights_file=weights_file)
@@ -173,8 +176,25 @@ def compute_metrics(x: MetricInputs, weights_file: str = "?") -> tuple[dict, dic
             for key in m.keys:
                 values[key], unavailable[key] = None, m.reason(missing[0], weights_file)
             continue
+        few = _too_few(m, x)
+        if few:
+            for key in m.keys:
+                values[key], unavailable[key] = None, few
+            continue
         values.update(m.compute(x))
     return values, unavailable
+
+
+def _too_few(m: Metric, x: MetricInputs) -> str | None:
+    """Why `m` cannot be computed from this few rows, or None."""
+    if m.min_samples is None:
+        return None
+    k = m.min_samples(x.options)
+    n_ref = len(x.ref_features) if "ref_features" in m.needs and x.ref_features is not None else None
+    if len(x.pool3) >= k and (n_ref is None or n_ref >= k):
+        return None
+    have = f"{len(x.pool3)} samples" + ("" if n_ref is None else f" and {n_ref} reference images")
+    return f"needs at least {k} samples{'' if n_ref is None else ' and reference images'} (got {have})"
 
 
 # --- the metrics, in display order ---------------------------------------------------------------------
@@ -191,6 +211,19 @@ def _fid(x: MetricInputs) -> dict[str, float]:
 def _fid_ci(x: MetricInputs) -> dict[str, float]:
     o = x.options
     return fid_bootstrap(x.pool3, x.ref_mu, x.ref_sigma, n_boot=o.fid_ci, seed=o.metric_seed)
+
+
+@register("fid_infinity", keys=("fid_inf", "fid_inf_points"), needs=("pool3", "ref_stats"),
+          rows=(Row("fid_inf", "FID∞"),), columns=(Column("fid_inf", "FID∞", "fid_inf", ".2f", optional=True),),
+          enabled=lambda o: bool(o.fid_inf), min_samples=lambda o: FID_INF_MIN)  # fmt: skip
+def _fid_infinity(x: MetricInputs) -> dict[str, float]:
+    return fid_infinity(x.pool3, x.ref_mu, x.ref_sigma, points=x.options.fid_inf, seed=x.options.metric_seed)
+
+
+@register("is_infinity", keys=("is_inf",), needs=("logits",), rows=(Row("is_inf", "IS∞", ".3f"),),
+          enabled=lambda o: bool(o.fid_inf), min_samples=lambda o: FID_INF_MIN)  # fmt: skip
+def _is_infinity(x: MetricInputs) -> dict[str, float]:
+    return is_infinity(x.logits, points=x.options.fid_inf, seed=x.options.metric_seed)
 
 
 @register("kid", keys=("kid_mean", "kid_std"), needs=("pool3", "ref_features"),
@@ -210,6 +243,7 @@ def _inception_score(x: MetricInputs) -> dict[str, float]:
 
 
 @register("precision_recall", keys=("precision", "recall"), needs=("pool3", "ref_features"),
+          min_samples=lambda o: o.prc_k + 1,
           rows=(Row("precision", "Precision"), Row("recall", "Recall")),
           columns=(Column("precision", "precision", "precision"), Column("recall", "recall", "recall")))  # fmt: skip
 def _precision_recall(x: MetricInputs) -> dict[str, float]:
@@ -217,6 +251,7 @@ def _precision_recall(x: MetricInputs) -> dict[str, float]:
 
 
 @register("density_coverage", keys=("density", "coverage"), needs=("pool3", "ref_features"),
+          min_samples=lambda o: o.dc_k + 1,
           rows=(Row("density", "Density"), Row("coverage", "Coverage")),
           columns=(Column("density", "density", "density"), Column("coverage", "coverage", "coverage")))  # fmt: skip
 def _density_coverage(x: MetricInputs) -> dict[str, float]:
