@@ -6,6 +6,10 @@ import click
 
 from ganbench.errors import UserError
 
+# ganbench.extractors.resize.POLICIES, spelled out so that `ganbench --help` need not import torch
+# (tests/test_resize.py checks they agree).
+RESIZE_POLICIES = ("legacy-tf", "clean", "torch-bilinear", "pil-bilinear")
+
 
 class Group(click.Group):
     """Turns a UserError anywhere below into one line on stderr and exit code 2."""
@@ -22,8 +26,10 @@ def extractor_options(f):
     opts = [
         click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto",
                      show_default=True, help="auto: CUDA torch if present, else onnxruntime on CPU."),
-        click.option("--resize", "resize", type=click.Choice(["legacy-tf", "clean"]), default="legacy-tf",
-                     show_default=True, help="legacy-tf: TF1 bilinear (torch-fidelity); clean: PIL bicubic (clean-fid)."),
+        click.option("--resize", "resize", type=click.Choice(RESIZE_POLICIES), default="legacy-tf",
+                     show_default=True, help="legacy-tf: TF1 bilinear (torch-fidelity); clean: PIL bicubic "
+                     "(clean-fid); torch-bilinear: F.interpolate (pytorch-fid, clean-fid legacy_pytorch); "
+                     "pil-bilinear: PIL bilinear on uint8 (torchvision Resize)."),
         click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True),
         click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
                      help="FID Inception weights file (else GANBENCH_INCEPTION_WEIGHTS, the cache, download)."),
