@@ -133,9 +133,20 @@ def test_weights_fetch_and_verify_the_classifier(tmp_path, resolved_weights):
 
     if not (SHARED_WEIGHTS / "resnet20-12fca82f.th").is_file():
         pytest.fail(f"no classifier weights in {SHARED_WEIGHTS}; tests need ../shared/weights")
-    both = run(["weights", "fetch", "--classifier", "all"], GANBENCH_CLASSIFIER_WEIGHTS=str(SHARED_WEIGHTS))
+    cache = {
+        "GANBENCH_CACHE": str(tmp_path / "fresh"),
+        "GANBENCH_INCEPTION_WEIGHTS": str(resolved_weights.path),
+    }
+    both = run(
+        ["weights", "fetch", "--classifier", "all"], GANBENCH_CLASSIFIER_WEIGHTS=str(SHARED_WEIGHTS), **cache
+    )
     assert both.exit_code == 0
     assert "classifier: resnet20" in both.stdout and "classifier: resnet56" in both.stdout
+    # copied into the cache, verified: from a bare shell (no GANBENCH_CLASSIFIER_WEIGHTS) it is found there
+    cached = tmp_path / "fresh" / "weights" / "resnet56-4bfd9763.th"
+    assert f"{cached}  sha256 4bfd9763" in both.stdout
+    bare = run(["weights", "fetch"], GANBENCH_CLASSIFIER_WEIGHTS="", GANBENCH_OFFLINE="1", **cache)
+    assert bare.exit_code == 0 and f"{cached}  sha256 4bfd9763" in bare.stdout, bare.stderr
     ok = run(["weights", "verify", str(SHARED_WEIGHTS / "resnet20-12fca82f.th")])
     assert ok.exit_code == 0 and "is the resnet20 classifier (akamaster" in ok.stdout
     # offline with no classifier anywhere: by default a warning (setup still works), by name an error

@@ -122,7 +122,7 @@ def weights_fetch(classifier) -> None:
     """Put verified weights in the cache (already there: nothing to do)."""
     from ganbench import weights as W
     from ganbench.errors import UserError, warn
-    from ganbench.extractors.classifier import KNOWN_CLASSIFIERS, resolve_classifier
+    from ganbench.extractors.classifier import KNOWN_CLASSIFIERS, cache_copy, resolve_classifier
 
     resolved = W.resolve()
     click.echo(
@@ -133,7 +133,7 @@ def weights_fetch(classifier) -> None:
     )
     for arch in archs:
         try:
-            clf = resolve_classifier(arch)
+            clf = cache_copy(resolve_classifier(arch))
         except UserError as e:
             if classifier is not None:  # asked for by name: its absence is the error
                 raise

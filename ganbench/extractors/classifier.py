@@ -201,6 +201,19 @@ def _download(spec: ClassifierSpec, timeout: float = 20.0) -> ResolvedClassifier
     return identify(dest)
 
 
+def cache_copy(resolved: ResolvedClassifier) -> ResolvedClassifier:
+    """A published classifier file found elsewhere (GANBENCH_CLASSIFIER_WEIGHTS, a path), copied into the
+    weights cache as the Inception file is, so every verb finds it later from a bare shell. The copy is
+    checked against the published hash again."""
+    spec = KNOWN_CLASSIFIERS[resolved.arch]
+    dest = weights_dir() / spec.filename
+    if resolved.source != "akamaster" or resolved.path.resolve() == dest.resolve():
+        return resolved
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    atomic_copy(resolved.path, dest)
+    return identify(dest)
+
+
 def resolve_classifier(
     arch: str = "resnet56", explicit: str | os.PathLike | None = None
 ) -> ResolvedClassifier:
