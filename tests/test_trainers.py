@@ -12,6 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner, Result
 from PIL import Image
+from torch import nn
 
 from ganbench.errors import UserError
 from trainers import checkpoint
@@ -134,6 +135,14 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_runs: dict[str, Path], arc
             ["--set", "d_cond=projection", "--set", "d_norm=spectral", "--set", "loss=hinge"]
             + ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--set", "d_mbstd=4"],
         ),
+        # every acgan option: the DCGAN nets, spectral norm, hinge, minibatch std, a class weight, EMA from step 2
+        (
+            "acgan",
+            ["--set", "g_arch=dcgan", "--set", "d_arch=dcgan", "--set", "d_norm=spectral"]
+            + ["--set", "loss=hinge", "--set", "d_mbstd=4", "--set", "cls_weight=0.5"]
+            + ["--set", "ema_start=2", "--set", "ema_decay=0.5"],
+        ),
+        ("acgan", ["--set", "dropout=0.2", "--set", "d_mbstd=2"]),  # the paper's D with the minibatch std
         # EMA active from step 2 with a visible decay; AC head and DiffAugment exercise more RNG use.
         ("biggan", ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--aux", "--diffaug"]),
     ],
@@ -315,7 +324,6 @@ def test_diff_augment_keeps_shape_and_gradients() -> None:
 
 
 def test_cgan_spectral_discriminator_is_normalised_after_its_init() -> None:
-    from torch import nn
     from torch.nn.utils import parametrize
 
     from trainers import cgan
@@ -385,3 +393,84 @@ def test_cgan_minibatch_std_discriminator_sees_the_batch() -> None:
         assert D(changed, y)[0] != alone
     with pytest.raises(ValueError, match="d_mbstd"):
         cgan.Config(d_mbstd=-1)
+
+
+@pytest.mark.parametrize("g_arch, d_arch", [("paper", "paper"), ("dcgan", "dcgan"), ("paper", "dcgan")])
+@pytest.mark.parametrize("d_mbstd", [0, 4])
+def test_acgan_nets_shapes(g_arch: str, d_arch: str, d_mbstd: int) -> None:
+    from trainers import acgan
+
+    torch.manual_seed(0)
+    cfg = acgan.Config(g_ch=8, d_ch=8, g_arch=g_arch, d_arch=d_arch, d_mbstd=d_mbstd)
+    G, D = acgan.Generator(cfg), acgan.Discriminator(cfg)
+    x = G(torch.randn(8, cfg.z_dim), torch.arange(8))
+    assert x.shape == (8, 3, 32, 32) and x.abs().max() <= 1
+    source, classes = D(x)
+    assert source.shape == (8,) and classes.shape == (8, 10)  # D keeps both heads whatever the backbone
+    n_convs = sum(isinstance(m, nn.Conv2d) for m in D.features.modules())
+    assert n_convs == (3 if d_arch == "dcgan" else 6)
+    if d_arch == "dcgan":
+        assert D.source.in_channels == 8 * 4 + (d_mbstd > 0) and D.classes.in_features == 8 * 4 * 4 * 4
+        assert not any(isinstance(m, nn.Dropout) for m in D.modules())
+
+
+def test_acgan_minibatch_std_feeds_the_source_head_only() -> None:
+    from trainers import acgan
+
+    torch.manual_seed(0)
+    D = acgan.Discriminator(acgan.Config(d_ch=8, d_arch="dcgan", d_mbstd=4)).eval()
+    x = torch.randn(8, 3, 32, 32)
+    changed = x.clone()
+    changed[2] = 0  # sample 2 shares sample 0's group (i % 2)
+    with torch.no_grad():
+        (s, c), (s2, c2) = D(x), D(changed)
+    assert s2[0] != s[0]  # the source logit of image 0 depends on its group
+    assert torch.equal(c2[0], c[0])  # its class logits do not
+
+
+def test_acgan_spectral_discriminator_has_no_batch_norm() -> None:
+    from torch.nn.utils import parametrize
+
+    from trainers import acgan
+
+    for d_arch in ("paper", "dcgan"):
+        D = acgan.Discriminator(acgan.Config(d_ch=8, d_arch=d_arch, d_norm="spectral"))
+        layers = [m for m in D.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+        assert all(parametrize.is_parametrized(m, "weight") for m in layers)
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+
+
+def test_acgan_defaults_are_the_paper_nets() -> None:
+    from trainers import acgan
+
+    cfg = acgan.Config()
+    assert (cfg.g_arch, cfg.d_arch, cfg.d_norm, cfg.loss, cfg.cls_weight, cfg.d_mbstd, cfg.ema_decay) == (
+        "paper", "paper", "batch", "bce", 1.0, 0, 0.0
+    )  # fmt: skip
+    D = acgan.Discriminator(cfg)
+    assert isinstance(D.source, nn.Linear) and D.source.in_features == 512 * 4 * 4
+    assert sum(isinstance(m, nn.Dropout) and m.p == 0.5 for m in D.modules()) == 6
+
+
+@pytest.mark.parametrize(
+    "setting, match",
+    [
+        (dict(d_arch="resnet"), "d_arch"),
+        (dict(g_arch="x"), "g_arch"),
+        (dict(d_norm="layer"), "d_norm"),
+        (dict(loss="wgan"), "loss"),
+        (dict(d_mbstd=-1), "d_mbstd"),
+        (dict(dropout=1.0), "dropout"),
+        (dict(cls_weight=-0.1), "cls_weight"),
+    ],
+)
+def test_acgan_bad_settings(setting: dict, match: str) -> None:
+    from trainers import acgan
+
+    with pytest.raises(ValueError, match=match):
+        acgan.Config(**setting)
+
+
+def test_acgan_bad_setting_is_a_user_error(data_dir: Path, tmp_path: Path) -> None:
+    args = ["acgan", "--preset", "smoke", "--data", data_dir, "--out", tmp_path, "--set", "d_arch=resnet"]
+    assert "d_arch" in user_error(invoke(train_command, args))

@@ -17,9 +17,11 @@ from torch import Tensor, nn
 
 from trainers import losses
 from trainers.gan import Batches, Nets, autocast, descend, frozen, random_labels
-from trainers.layers import dcgan_init
+from trainers.layers import MinibatchStd, add_spectral_norm, dc_discriminator, dc_generator, dcgan_init
 
 CONDITIONAL = True
+ARCHS = ("paper", "dcgan")
+LOSSES = {"bce": (losses.bce_d, losses.bce_g), "hinge": (losses.hinge_d, losses.hinge_g)}
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,32 @@ class Config:
     beta1: float = 0.5  # Adam beta1
     beta2: float = 0.999  # Adam beta2
     n_dis: int = 1  # D updates per G update
+    # "paper": the paper's nets (above); "dcgan": DCGAN's 4-layer nets of trainers.layers at width g_ch / d_ch
+    # (channels at 16x16), G fed [z, one-hot(y)], D's source head a 4x4 conv and its class head a linear layer
+    # on the same 4x4 features (no dropout in the DCGAN D)
+    g_arch: str = "paper"
+    d_arch: str = "paper"
+    d_norm: str = "batch"  # D normalisation: "batch" or "spectral" (no BN; SN on every D conv/linear layer)
+    loss: str = "bce"  # source loss: "bce" (non-saturating, as the paper) or "hinge" (Lim & Ye)
+    cls_weight: float = 1.0  # weight of the class log-likelihood in both losses (the paper: 1)
+    d_mbstd: int = 0  # ProGAN minibatch std feature before D's source head, over groups of this size (0: off)
+    ema_decay: float = 0.0  # decay of an EMA copy of G that samples are drawn from (0: no EMA)
+    ema_start: int = 0  # before this step the EMA copy just tracks G
+
+    def __post_init__(self) -> None:
+        for name in ("g_arch", "d_arch"):
+            if getattr(self, name) not in ARCHS:
+                raise ValueError(f"{name} must be one of {', '.join(ARCHS)}, not {getattr(self, name)!r}")
+        if self.d_norm not in ("batch", "spectral"):
+            raise ValueError(f"d_norm must be 'batch' or 'spectral', not {self.d_norm!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        if self.d_mbstd < 0:
+            raise ValueError(f"d_mbstd must be 0 (off) or a group size of 1 or more, not {self.d_mbstd}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
+        if self.cls_weight < 0:
+            raise ValueError(f"cls_weight must be 0 or more, not {self.cls_weight}")
 
 
 # The "cpu" preset (~1 hour on 2 CPU cores). At the paper's widths (G 0.92M, D 1.66M parameters) a step costs
@@ -67,6 +95,11 @@ class Generator(nn.Module):
         super().__init__()
         c = cfg.g_ch
         self.n_classes = cfg.n_classes
+        self.dc = None
+        if cfg.g_arch == "dcgan":
+            self.dc = dc_generator(cfg.z_dim + cfg.n_classes, c)
+            dcgan_init(self)
+            return
         self.fc = nn.Linear(cfg.z_dim + cfg.n_classes, c * 4 * 4 * 4)
 
         def up(cin: int, cout: int) -> nn.ConvTranspose2d:  # 5x5 kernels, exact 2x upsampling
@@ -87,31 +120,49 @@ class Generator(nn.Module):
         dcgan_init(self)
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
-        h = self.fc(torch.cat([z, F.one_hot(y, self.n_classes).to(z.dtype)], dim=1))
-        return self.net(h.view(z.shape[0], -1, 4, 4))
+        h = torch.cat([z, F.one_hot(y, self.n_classes).to(z.dtype)], dim=1)
+        if self.dc is not None:
+            return self.dc(h[:, :, None, None])
+        return self.net(self.fc(h).view(z.shape[0], -1, 4, 4))
 
 
 class Discriminator(nn.Module):
     def __init__(self, cfg: Config) -> None:
         super().__init__()
-        widths = [3] + [cfg.d_ch * 2**i for i in range(6)]
-        layers: list[nn.Module] = []
-        for i in range(6):
-            layers.append(nn.Conv2d(widths[i], widths[i + 1], 3, 2 if i % 2 == 0 else 1, 1, bias=i == 0))
-            if i > 0:
-                layers.append(nn.BatchNorm2d(widths[i + 1]))
-            layers += [nn.LeakyReLU(0.2, inplace=True), nn.Dropout(cfg.dropout)]
-        self.features = nn.Sequential(*layers)  # 32x32 -> 4x4
-        self.source = nn.Linear(widths[-1] * 4 * 4, 1)
-        self.classes = nn.Linear(widths[-1] * 4 * 4, cfg.n_classes)
+        spectral = cfg.d_norm == "spectral"
+        self.mbstd = MinibatchStd(cfg.d_mbstd) if cfg.d_mbstd else None
+        extra = self.mbstd is not None  # the minibatch-std map goes to the source head only
+        self.conv_source = cfg.d_arch == "dcgan"
+        if self.conv_source:
+            self.features = dc_discriminator(3, cfg.d_ch, norm="none" if spectral else "batch")  # -> 4x4
+            self.source: nn.Module = nn.Conv2d(cfg.d_ch * 4 + extra, 1, 4, 1, 0)
+            self.classes = nn.Linear(cfg.d_ch * 4 * 4 * 4, cfg.n_classes)
+        else:
+            widths = [3] + [cfg.d_ch * 2**i for i in range(6)]
+            layers: list[nn.Module] = []
+            for i in range(6):
+                layers.append(
+                    nn.Conv2d(widths[i], widths[i + 1], 3, 2 if i % 2 == 0 else 1, 1, bias=i == 0 or spectral)
+                )
+                if i > 0 and not spectral:
+                    layers.append(nn.BatchNorm2d(widths[i + 1]))
+                layers += [nn.LeakyReLU(0.2, inplace=True), nn.Dropout(cfg.dropout)]
+            self.features = nn.Sequential(*layers)  # 32x32 -> 4x4
+            self.source = nn.Linear((widths[-1] + extra) * 4 * 4, 1)
+            self.classes = nn.Linear(widths[-1] * 4 * 4, cfg.n_classes)
         dcgan_init(self)
+        if spectral:
+            add_spectral_norm(self)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        h = self.features(x).flatten(1)
-        return self.source(h).flatten(), self.classes(h)
+        h = self.features(x)
+        hs = h if self.mbstd is None else self.mbstd(h)
+        s = self.source(hs if self.conv_source else hs.flatten(1))
+        return s.flatten(), self.classes(h.flatten(1))
 
 
 def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]:
+    loss_fn_d, loss_fn_g = LOSSES[cfg.loss]
     for _ in range(cfg.n_dis):
         x, y = batches()
         z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
@@ -123,7 +174,7 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
             s_fake, c_fake = nets.D(fake)
         # minimise -(L_S + L_C)
         loss_c = F.cross_entropy(c_real.float(), y) + F.cross_entropy(c_fake.float(), y_fake)
-        loss_d = losses.bce_d(s_real, s_fake) + loss_c
+        loss_d = loss_fn_d(s_real, s_fake) + cfg.cls_weight * loss_c
         descend(nets.opt_D, loss_d)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
@@ -131,7 +182,7 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
     with autocast(x.device), frozen(nets.D):
         s_gen, c_gen = nets.D(nets.G(z, y_fake))
     # minimise -(L_C - L_S), with the non-saturating source term
-    loss_g = losses.bce_g(s_gen) + F.cross_entropy(c_gen.float(), y_fake)
+    loss_g = loss_fn_g(s_gen) + cfg.cls_weight * F.cross_entropy(c_gen.float(), y_fake)
     descend(nets.opt_G, loss_g)
     return {
         "loss_D": loss_d.item(),
