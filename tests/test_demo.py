@@ -23,7 +23,7 @@ def _fake_score(calls: list):
 
 
 def test_demo_without_training_scores_the_test_copy(tmp_path):
-    from ganbench.cli.demo import DemoConfig, run_demo
+    from trainers.demo import DemoConfig, run_demo
 
     calls, lines = [], []
     index = run_demo(
@@ -36,8 +36,8 @@ def test_demo_without_training_scores_the_test_copy(tmp_path):
 
 def test_demo_trains_then_scores_the_run_samples(tmp_path, monkeypatch):
     pytest.importorskip("trainers.cli")
-    from ganbench.cli.demo import DemoConfig, run_demo
     from trainers import cli as trainers_cli
+    from trainers.demo import DemoConfig, run_demo
 
     seen = []
 
@@ -62,8 +62,8 @@ def test_demo_trains_then_scores_the_run_samples(tmp_path, monkeypatch):
 
 def test_demo_falls_back_when_training_fails(tmp_path, monkeypatch):
     pytest.importorskip("trainers.cli")
-    from ganbench.cli.demo import DemoConfig, run_demo
     from trainers import cli as trainers_cli
+    from trainers.demo import DemoConfig, run_demo
 
     def broken(*a, **k):
         raise UserError("no CIFAR-10 copy given")
@@ -75,8 +75,8 @@ def test_demo_falls_back_when_training_fails(tmp_path, monkeypatch):
 
 
 def test_demo_scores_without_the_classifier_when_its_weights_are_missing(tmp_path):
-    from ganbench.cli.demo import DemoConfig, run_demo
     from ganbench.scoring import ScoreConfig
+    from trainers.demo import DemoConfig, run_demo
 
     if "classifier" not in {f.name for f in dataclasses.fields(ScoreConfig)}:
         pytest.skip("scoring has no surrogate classifier yet")
