@@ -24,7 +24,7 @@ from trainers.layers import MinibatchStd, add_spectral_norm, dc_discriminator, d
 
 CONDITIONAL = True
 ARCHS = ("paper", "dcgan")
-LOSSES = {"bce": (losses.bce_d, losses.bce_g), "hinge": (losses.hinge_d, losses.hinge_g)}
+LOSSES = losses.LOSSES
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,7 @@ class Config:
         for name in ("g_arch", "d_arch"):
             if getattr(self, name) not in ARCHS:
                 raise ValueError(f"{name} must be one of {', '.join(ARCHS)}, not {getattr(self, name)!r}")
-        if self.d_norm not in ("batch", "spectral"):
-            raise ValueError(f"d_norm must be 'batch' or 'spectral', not {self.d_norm!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
-        if self.d_mbstd < 0:
-            raise ValueError(f"d_mbstd must be 0 (off) or a group size of 1 or more, not {self.d_mbstd}")
+        losses.check_d_options(self)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
         if self.cls_weight < 0:

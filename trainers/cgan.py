@@ -22,7 +22,7 @@ from trainers.layers import MinibatchStd, add_spectral_norm, dc_discriminator, d
 
 CONDITIONAL = True
 D_CONDS = ("input", "projection", "both")
-LOSSES = {"bce": (losses.bce_d, losses.bce_g), "hinge": (losses.hinge_d, losses.hinge_g)}
+LOSSES = losses.LOSSES
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,7 @@ class Config:
     def __post_init__(self) -> None:
         if self.d_cond not in D_CONDS:
             raise ValueError(f"d_cond must be one of {', '.join(D_CONDS)}, not {self.d_cond!r}")
-        if self.d_norm not in ("batch", "spectral"):
-            raise ValueError(f"d_norm must be 'batch' or 'spectral', not {self.d_norm!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
-        if self.d_mbstd < 0:
-            raise ValueError(f"d_mbstd must be 0 (off) or a group size of 1 or more, not {self.d_mbstd}")
+        losses.check_d_options(self)
 
 
 # The "cpu" preset: an hour on 2 CPU cores. minutes=60 ends it there on a slower or busier machine; the step

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -40,3 +42,17 @@ def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
 
 def accuracy(class_logits: Tensor, labels: Tensor) -> float:
     return (class_logits.argmax(dim=1) == labels).float().mean().item()
+
+
+# The source losses a D with a real/fake logit can use: name -> (D's loss, G's loss).
+LOSSES = {"bce": (bce_d, bce_g), "hinge": (hinge_d, hinge_g)}
+
+
+def check_d_options(cfg: Any) -> None:
+    """The D options cgan and acgan share (d_norm, loss, d_mbstd): a ValueError naming a bad value."""
+    if cfg.d_norm not in ("batch", "spectral"):
+        raise ValueError(f"d_norm must be 'batch' or 'spectral', not {cfg.d_norm!r}")
+    if cfg.loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {cfg.loss!r}")
+    if cfg.d_mbstd < 0:
+        raise ValueError(f"d_mbstd must be 0 (off) or a group size of 1 or more, not {cfg.d_mbstd}")
