@@ -46,10 +46,16 @@ class SubsetFID:
 
 
 def bootstrap_fids(
-    fake_features: np.ndarray, real_mu: np.ndarray, real_sigma: np.ndarray, n_boot: int, seed: int
+    fake_features: np.ndarray,
+    real_mu: np.ndarray,
+    real_sigma: np.ndarray,
+    n_boot: int,
+    seed: int,
+    fid_of: SubsetFID | None = None,
 ) -> np.ndarray:
-    """FID of `n_boot` resamples (with replacement, same N) of the fake features against fixed real stats."""
-    fid_of = SubsetFID(fake_features, real_mu, real_sigma)
+    """FID of `n_boot` resamples (with replacement, same N) of the fake features against fixed real stats.
+    fid_of: a SubsetFID of these same features, when the caller has one (it saves the projection)."""
+    fid_of = fid_of or SubsetFID(fake_features, real_mu, real_sigma)
     if n_boot < 2:
         raise ValueError(f"n_boot must be at least 2, got {n_boot}")
     n = fid_of.x.shape[0]
@@ -64,6 +70,9 @@ def fid_bootstrap(
     n_boot: int = DEFAULT_RESAMPLES,
     seed: int = 2020,
     confidence: float = 0.95,
+    *,
+    point: float | None = None,
+    fid_of: SubsetFID | None = None,
 ) -> dict[str, float]:
     """95% bootstrap interval of FID over resamples of the fake features.
 
@@ -74,10 +83,11 @@ def fid_bootstrap(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     x = _as_features(fake_features, "fake_features", min_rows=2)
-    boots = bootstrap_fids(x, real_mu, real_sigma, n_boot, seed)  # validates the shapes first
-    mu = x.mean(axis=0)
-    xc = x - mu
-    point = frechet_distance(mu, (xc.T @ xc) / (x.shape[0] - 1), real_mu, real_sigma)
+    boots = bootstrap_fids(x, real_mu, real_sigma, n_boot, seed, fid_of)  # validates the shapes first
+    if point is None:  # the FID of these features, unless the caller computed it already
+        mu = x.mean(axis=0)
+        xc = x - mu
+        point = frechet_distance(mu, (xc.T @ xc) / (x.shape[0] - 1), real_mu, real_sigma)
     alpha = (1.0 - confidence) / 2.0
     lo, hi = np.quantile(boots - boots.mean(), [alpha, 1.0 - alpha])
     return {"fid_ci_low": float(point + lo), "fid_ci_high": float(point + hi), "fid_boot_n": float(n_boot)}

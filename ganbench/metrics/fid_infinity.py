@@ -41,9 +41,11 @@ def fid_infinity(
     real_sigma: np.ndarray,
     points: int = DEFAULT_POINTS,
     seed: int = 2020,
+    fid_of: SubsetFID | None = None,
 ) -> dict[str, float]:
-    """{"fid_inf": the intercept at 1/N = 0, "fid_inf_points": how many sizes were fitted}."""
-    fid_of = SubsetFID(fake_features, real_mu, real_sigma)
+    """{"fid_inf": the intercept at 1/N = 0, "fid_inf_points": how many sizes were fitted}.
+    fid_of: a SubsetFID of these same features, when the caller has one (it saves the projection)."""
+    fid_of = fid_of or SubsetFID(fake_features, real_mu, real_sigma)
     n = fid_of.x.shape[0]
     sizes = subset_sizes(n, points)
     rng = np.random.default_rng(seed)

@@ -15,13 +15,14 @@ pass serves all of them); they are declared here so that they are shown and gate
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from .bootstrap import fid_bootstrap
+from .bootstrap import SubsetFID, fid_bootstrap
 from .fid import feature_stats, fid_from_stats
 from .fid_infinity import MIN_SAMPLES as FID_INF_MIN
 from .fid_infinity import fid_infinity, is_infinity
@@ -38,7 +39,6 @@ NEEDS = {
     ),
     "ref_stats": "no reference statistics",
     "ref_features": "the reference is statistics only (mu, sigma); these need reference features",
-    "labels": "the samples carry no labels",
     "classifier": "no surrogate classifier (--classifier none)",
 }
 
@@ -54,11 +54,15 @@ class MetricInputs:
     ref_features: np.ndarray | None  # None when the reference is statistics only
     options: Any  # the ScoreConfig: seeds, k, subset sizes, bootstrap resamples
 
-    @property
-    def stats(self) -> tuple[np.ndarray, np.ndarray]:
-        if "_stats" not in self.__dict__:  # computed once, shared by FID and its interval
-            object.__setattr__(self, "_stats", feature_stats(self.pool3))
-        return self.__dict__["_stats"]
+    # Computed once per run and shared: FID is the interval's centre, and the bootstrap and FD-infinity
+    # draw their subsets from one projection of the samples.
+    @cached_property
+    def fid(self) -> float:
+        return fid_from_stats(*feature_stats(self.pool3), self.ref_mu, self.ref_sigma)["fid"]
+
+    @cached_property
+    def subset_fid(self) -> SubsetFID:
+        return SubsetFID(self.pool3, self.ref_mu, self.ref_sigma)
 
 
 @dataclass(frozen=True)
@@ -119,29 +123,19 @@ def declare(name: str, **fields: Any) -> None:
     register(name, **fields)(None)
 
 
+def _selected(computed_here: bool | None) -> Iterator[Metric]:
+    """Registered metrics in order: all (None), only the pool3/logit ones (True) or only the class-aware."""
+    return (m for m in METRICS.values() if computed_here is None or (m.compute is not None) == computed_here)
+
+
 def table_rows(computed_here: bool | None = None) -> list[Row]:
-    """The CLI table's lines, in registry order (computed_here as in result_keys)."""
-    return [
-        r
-        for m in METRICS.values()
-        if computed_here is None or (m.compute is not None) == computed_here
-        for r in m.rows
-    ]
-
-
-def metrics() -> list[Metric]:
-    return list(METRICS.values())
+    """The CLI table's lines, in registry order."""
+    return [r for m in _selected(computed_here) for r in m.rows]
 
 
 def result_keys(computed_here: bool | None = None) -> tuple[str, ...]:
-    """Every registered key in display order (computed_here: only the pool3/logit metrics, or only the
-    class-aware ones)."""
-    return tuple(
-        k
-        for m in METRICS.values()
-        if computed_here is None or (m.compute is not None) == computed_here
-        for k in m.keys
-    )
+    """Every registered key, in display order."""
+    return tuple(k for m in _selected(computed_here) for k in m.keys)
 
 
 def columns() -> list[Column]:
@@ -203,21 +197,25 @@ def _too_few(m: Metric, x: MetricInputs) -> str | None:
 @register("fid", keys=("fid",), needs=("pool3", "ref_stats"), rows=(Row("fid", "FID"),), gate="lower",
           columns=(Column("fid", "FID (95% CI)", "fid", ".2f"),))  # fmt: skip
 def _fid(x: MetricInputs) -> dict[str, float]:
-    return fid_from_stats(*x.stats, x.ref_mu, x.ref_sigma)
+    return {"fid": x.fid}
 
 
 @register("fid_ci", keys=("fid_ci_low", "fid_ci_high", "fid_boot_n"), needs=("pool3", "ref_stats"),
           enabled=lambda o: bool(o.fid_ci))  # fmt: skip
 def _fid_ci(x: MetricInputs) -> dict[str, float]:
     o = x.options
-    return fid_bootstrap(x.pool3, x.ref_mu, x.ref_sigma, n_boot=o.fid_ci, seed=o.metric_seed)
+    return fid_bootstrap(x.pool3, x.ref_mu, x.ref_sigma, n_boot=o.fid_ci, seed=o.metric_seed, point=x.fid,
+                         fid_of=x.subset_fid)  # fmt: skip
 
 
 @register("fid_infinity", keys=("fid_inf", "fid_inf_points"), needs=("pool3", "ref_stats"),
           rows=(Row("fid_inf", "FID∞"),), columns=(Column("fid_inf", "FID∞", "fid_inf", ".2f", optional=True),),
           enabled=lambda o: bool(o.fid_inf), min_samples=lambda o: FID_INF_MIN)  # fmt: skip
 def _fid_infinity(x: MetricInputs) -> dict[str, float]:
-    return fid_infinity(x.pool3, x.ref_mu, x.ref_sigma, points=x.options.fid_inf, seed=x.options.metric_seed)
+    o = x.options
+    return fid_infinity(
+        x.pool3, x.ref_mu, x.ref_sigma, points=o.fid_inf, seed=o.metric_seed, fid_of=x.subset_fid
+    )
 
 
 @register("is_infinity", keys=("is_inf",), needs=("logits",), rows=(Row("is_inf", "IS∞", ".3f"),),
@@ -236,7 +234,8 @@ def _kid(x: MetricInputs) -> dict[str, float]:
     )
 
 
-@register("inception_score", keys=("is_mean", "is_std", "is_kl"), needs=("logits",), rows=(Row("is_mean", "Inception Score", ".3f", "is_std"), Row("is_kl", "IS KL")),
+@register("inception_score", keys=("is_mean", "is_std", "is_kl"), needs=("logits",),
+          rows=(Row("is_mean", "Inception Score", ".3f", "is_std"), Row("is_kl", "IS KL")),
           columns=(Column("is", "IS", "is_mean", ".2f", "is_std"), Column("kl", "IS KL", "is_kl")))  # fmt: skip
 def _inception_score(x: MetricInputs) -> dict[str, float]:
     return inception_score(x.logits, seed=x.options.metric_seed)
