@@ -26,11 +26,12 @@ from typing import Any
 from ganbench import __version__
 from ganbench.atomic import atomic_write_text
 from ganbench.errors import UserError
+from ganbench.report import cells as C
+from ganbench.report import leaderboard as L
 from trainers import checkpoint, settings
 from trainers.registry import BENCHMARK_ARCHS, arch_module
 
 ARCHS = BENCHMARK_ARCHS
-DEFAULT_ARCHS = tuple(ARCHS)
 SCORE_IMG_PER_S = 9.0  # Inception on these 2 CPU cores, for the ETA only
 MANIFEST = "benchmark.json"
 
@@ -225,7 +226,7 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "torch": str(torch.__version__)}
 
 
-def _eta(req: Request, names: list[str], done_seconds: dict[str, float]) -> str:
+def _eta(req: Request, names: list[str]) -> str:
     """Rough time left for the whole benchmark: each unfinished arch's training budget (its preset's
     `minutes`, the hour its steps were calibrated to, or --minutes) plus the scoring passes."""
     left = 0.0
@@ -238,7 +239,7 @@ def _eta(req: Request, names: list[str], done_seconds: dict[str, float]) -> str:
             budget = req.protocol.minutes or preset.get("minutes")
             if budget is None:
                 return "unknown"
-            left += max(0.0, float(budget) * 60 - done_seconds.get(name, 0.0))
+            left += float(budget) * 60
         left += req.protocol.n / SCORE_IMG_PER_S
     return _hms(left)
 
@@ -261,7 +262,7 @@ def run(req: Request, echo: Callable[[str], None] = print) -> Path:
         state = read_state(req.out, name)
         head = f"[{i}/{len(names)}] {name}"
         if state.get("status") not in ("trained", "scored"):
-            echo(f"{head}: training; benchmark ETA {_eta(req, names[i - 1 :], {})}")
+            echo(f"{head}: training; benchmark ETA {_eta(req, names[i - 1 :])}")
             state = train_arch(req, name, echo)
             _write_state(req.out, name, state)
         else:
@@ -269,7 +270,7 @@ def run(req: Request, echo: Callable[[str], None] = print) -> Path:
         if state.get("status") == "scored" and Path(state["record"]).is_file():
             echo(f"{head}: scored already ({Path(state['record']).name}), not scored again")
             continue
-        echo(f"{head}: sampling and scoring; benchmark ETA {_eta(req, names[i - 1 :], {})}")
+        echo(f"{head}: sampling and scoring; benchmark ETA {_eta(req, names[i - 1 :])}")
         state = {**state, "status": "scored", "record": str(score_arch(req, name, state, echo))}
         _write_state(req.out, name, state)
     return publish(req, names, echo)
@@ -292,9 +293,9 @@ def publish(req: Request, names: list[str], echo: Callable[[str], None]) -> Path
     return path
 
 
-def _fmt(m: dict, key: str, spec: str) -> str:
-    v = m.get(key)
-    return "n/a" if v is None else format(v, spec)
+# benchmark.md's metric columns after FID: (result key, format), shown as the leaderboard's cells show them
+MD_METRICS = (("fid_inf", ".2f"), ("kid_mean", ".4f"), ("precision", ".3f"), ("recall", ".3f"),
+              ("density", ".3f"), ("coverage", ".3f"), ("classifier_accuracy", ".3f"), ("ifid", ".1f"))  # fmt: skip
 
 
 def benchmark_markdown(req: Request, records: dict[str, dict]) -> str:
@@ -315,27 +316,18 @@ def benchmark_markdown(req: Request, records: dict[str, dict]) -> str:
     ]
     first = next(iter(records.values()), None)
     for name, rec in records.items():
-        m, b = rec["metrics"], rec["benchmark"]
-        ci = f" [{m['fid_ci_low']:.1f}, {m['fid_ci_high']:.1f}]" if m.get("fid_ci_low") is not None else ""
-        flags = (rec.get("classwise") or {}).get("per_class") or []
-        flagged = [r["class"] for r in flags if r.get("flag") not in (None, "ok")]
-        cells = [
+        b = rec["benchmark"]
+        ci = L.ci_of(rec)
+        row = [
             name,
-            _fmt(m, "fid", ".2f") + ci,
-            _fmt(m, "fid_inf", ".2f"),
-            _fmt(m, "kid_mean", ".4f"),
-            _fmt(m, "precision", ".3f"),
-            _fmt(m, "recall", ".3f"),
-            _fmt(m, "density", ".3f"),
-            _fmt(m, "coverage", ".3f"),
-            _fmt(m, "classifier_accuracy", ".3f"),
-            _fmt(m, "ifid", ".1f"),
-            ", ".join(flagged) or "none",
+            C.metric_cell(rec, "fid", ".2f")["text"] + ("" if ci is None else f" [{ci[0]:.1f}, {ci[1]:.1f}]"),
+            *(C.metric_cell(rec, key, spec)["text"] for key, spec in MD_METRICS),
+            C.flags_cell(L.class_view(rec).flags)["text"],
             f"{b['steps']:,} / {b['steps_budget']:,}",
             f"{b['train_seconds'] / 60:.1f}",
             "n/a" if b["img_per_s"] is None else f"{b['img_per_s']:.0f}",
         ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Reported elsewhere (their own protocols; orientation, not equals) and the cpu-hour targets:", "",
               "| arch | write-up | target |", "|---|---|---|"]  # fmt: skip
     lines += [f"| {name} | {WRITE_UPS[name][0]} | {WRITE_UPS[name][1]} |" for name in req.archs]

@@ -212,7 +212,6 @@ def benchmark_command(
     from trainers.data import resolve_data_dir
 
     names = tuple(a.strip() for a in archs.split(",") if a.strip())
-    B.check_request(names, minutes, n, ref_n, fid_ci)
     if preset is None:
         import torch
 
