@@ -7,6 +7,7 @@ nothing else of ganbench, so every layer (trainers included) can use it.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
@@ -42,10 +43,6 @@ def _unique(path: Path, suffix: str) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}{suffix}")
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    atomic_write(path, lambda f: f.write(data))
-
-
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
@@ -72,7 +69,9 @@ def temp_dir_beside(dest: str | os.PathLike) -> Path:
 def replace_dir(tmp: str | os.PathLike, dest: str | os.PathLike, attempts: int = 20) -> None:
     """Put the folder `tmp` in the place of `dest`: the old one is renamed aside, the new one renamed in,
     the old one deleted. `dest` is always a whole folder (the old or the new) or briefly absent, never a
-    mix; of two writers at once, each install is whole and the last one stays."""
+    mix; of two writers at once, each install is whole and the last one stays. If the new folder cannot go
+    in for any other reason (permissions, another file system), the old one is put back and the error
+    raised."""
     tmp, dest = Path(tmp), Path(dest)
     for _ in range(attempts):
         aside = None
@@ -81,14 +80,21 @@ def replace_dir(tmp: str | os.PathLike, dest: str | os.PathLike, attempts: int =
             try:
                 os.rename(dest, aside)
             except FileNotFoundError:  # another writer moved it first
-                pass
+                aside = None
         try:
             os.rename(tmp, dest)
-        except OSError:  # another writer installed its folder in between: move that one aside too
-            continue
-        finally:
-            if aside is not None and aside.exists():
-                shutil.rmtree(aside, ignore_errors=True)
+        except OSError as e:
+            raced = e.errno in (errno.ENOTEMPTY, errno.EEXIST)  # another writer installed its folder
+            if aside is not None:
+                if raced:  # ours and the old one are both superseded by that writer's
+                    shutil.rmtree(aside, ignore_errors=True)
+                else:
+                    os.rename(aside, dest)
+            if raced:
+                continue
+            raise
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
         return
     shutil.rmtree(tmp, ignore_errors=True)
     raise OSError(f"could not replace {dest}: other writers kept replacing it")

@@ -141,3 +141,26 @@ def test_written_files_and_folders_get_the_umask_permissions(tmp_path):
         os.umask(old)
     assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "site").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_folder_that_cannot_go_in_leaves_the_old_one_in_place(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    dest = tmp_path / "site"
+    dest.mkdir()
+    (dest / "index.html").write_text("old")
+    tmp = temp_dir_beside(dest)
+    (tmp / "index.html").write_text("new")
+    real_rename = os.rename
+
+    def refuse_the_new_one(src, dst):
+        if Path(src) == tmp:
+            raise OSError(errno.EACCES, "permission denied")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", refuse_the_new_one)
+    with pytest.raises(OSError, match="permission denied"):
+        replace_dir(tmp, dest)
+    assert (dest / "index.html").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".old")] == []
