@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from click.testing import CliRunner, Result
 from PIL import Image
 from torch import nn
@@ -142,7 +143,7 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_runs: dict[str, Path], arc
             + ["--set", "loss=hinge", "--set", "d_mbstd=4", "--set", "cls_weight=0.5"]
             + ["--set", "ema_start=2", "--set", "ema_decay=0.5"],
         ),
-        ("acgan", ["--set", "dropout=0.2", "--set", "d_mbstd=2"]),  # the paper's D with the minibatch std
+        ("acgan", ["--set", "dropout=0.2", "--set", "d_mbstd=2", "--set", "d_cls_fake=false"]),  # paper D + mbstd
         # EMA active from step 2 with a visible decay; AC head and DiffAugment exercise more RNG use.
         ("biggan", ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--aux", "--diffaug"]),
     ],
@@ -426,6 +427,38 @@ def test_acgan_minibatch_std_feeds_the_source_head_only() -> None:
         (s, c), (s2, c2) = D(x), D(changed)
     assert s2[0] != s[0]  # the source logit of image 0 depends on its group
     assert torch.equal(c2[0], c[0])  # its class logits do not
+
+
+@pytest.mark.parametrize("d_cls_fake", [True, False])
+def test_acgan_d_class_loss_on_fakes_is_an_option(d_cls_fake: bool) -> None:
+    from trainers import acgan
+    from trainers.gan import make_nets
+
+    torch.manual_seed(0)
+    cfg = acgan.Config(g_ch=8, d_ch=8, g_arch="dcgan", d_arch="dcgan", lr_g=0.0, lr_d=0.0, d_cls_fake=d_cls_fake)
+    nets = make_nets(acgan, cfg, torch.device("cpu"))  # learning rates 0: the nets stay as they are
+    x, y = torch.rand(8, 3, 32, 32) * 2 - 1, torch.arange(8) % 10
+    logged = acgan.step(nets, cfg, lambda: (x, y), 0)
+    real_only = F.cross_entropy(nets.D(x)[1], y).item()  # train-mode BN: the same batch, the same logits
+    if d_cls_fake:
+        assert logged["loss_cls"] > real_only + 0.1  # plus the fakes' cross-entropy (about log 10)
+    else:
+        assert logged["loss_cls"] == pytest.approx(real_only, rel=1e-5)
+
+
+def test_dcgan_minibatch_std_discriminator_sees_the_batch() -> None:
+    from trainers import dcgan
+
+    torch.manual_seed(0)
+    D = dcgan.Discriminator(dcgan.Config(d_ch=8, d_mbstd=4)).eval()
+    assert D.head.in_channels == 8 * 4 + 1
+    x = torch.randn(8, 3, 32, 32)
+    changed = x.clone()
+    changed[2] = 0  # sample 2 shares sample 0's group (i % 2)
+    with torch.no_grad():
+        assert D(changed)[0] != D(x)[0]
+    with pytest.raises(ValueError, match="d_mbstd"):
+        dcgan.Config(d_mbstd=-1)
 
 
 def test_acgan_spectral_discriminator_has_no_batch_norm() -> None:

@@ -49,6 +49,9 @@ class Config:
     d_norm: str = "batch"  # D normalisation: "batch" or "spectral" (no BN; SN on every D conv/linear layer)
     loss: str = "bce"  # source loss: "bce" (non-saturating, as the paper) or "hinge" (Lim & Ye)
     cls_weight: float = 1.0  # weight of the class log-likelihood in both losses (the paper: 1)
+    # D's class loss also on fakes (the paper). False: on real images only, so D's classifier cannot be taught
+    # the class cues G invents, and G must make images a real-trained classifier recognises
+    d_cls_fake: bool = True
     d_mbstd: int = 0  # ProGAN minibatch std feature before D's source head, over groups of this size (0: off)
     ema_decay: float = 0.0  # decay of an EMA copy of G that samples are drawn from (0: no EMA)
     ema_start: int = 0  # before this step the EMA copy just tracks G
@@ -183,7 +186,9 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
             s_real, c_real = nets.D(x)
             s_fake, c_fake = nets.D(fake)
         # minimise -(L_S + L_C)
-        loss_c = F.cross_entropy(c_real.float(), y) + F.cross_entropy(c_fake.float(), y_fake)
+        loss_c = F.cross_entropy(c_real.float(), y)
+        if cfg.d_cls_fake:
+            loss_c = loss_c + F.cross_entropy(c_fake.float(), y_fake)
         loss_d = loss_fn_d(s_real, s_fake) + cfg.cls_weight * loss_c
         descend(nets.opt_D, loss_d)
 

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from trainers import losses
 from trainers.gan import Batches, Nets, autocast, descend, frozen
-from trainers.layers import dc_discriminator, dc_generator, dcgan_init
+from trainers.layers import MinibatchStd, dc_discriminator, dc_generator, dcgan_init
 
 CONDITIONAL = False
 
@@ -28,6 +28,11 @@ class Config:
     beta1: float = 0.5  # Adam beta1 (0.5 as in the paper; 0.9 made training unstable there)
     beta2: float = 0.999  # Adam beta2
     n_dis: int = 1  # D updates per G update
+    d_mbstd: int = 0  # ProGAN minibatch std feature before D's head, over groups of this size (0: off)
+
+    def __post_init__(self) -> None:
+        if self.d_mbstd < 0:
+            raise ValueError(f"d_mbstd must be 0 (off) or a group size of 1 or more, not {self.d_mbstd}")
 
 
 # Keys: Config fields or TrainSettings fields (trainers/settings.py). Explicit CLI flags override them.
@@ -64,11 +69,13 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: Config) -> None:
         super().__init__()
         self.features = dc_discriminator(3, cfg.d_ch, norm="batch")
-        self.head = nn.Conv2d(cfg.d_ch * 4, 1, 4, 1, 0)  # 4x4 -> 1x1: one logit
+        self.mbstd = MinibatchStd(cfg.d_mbstd) if cfg.d_mbstd else None
+        self.head = nn.Conv2d(cfg.d_ch * 4 + (self.mbstd is not None), 1, 4, 1, 0)  # 4x4 -> 1x1: one logit
         dcgan_init(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x)).flatten()
+        h = self.features(x)
+        return self.head(h if self.mbstd is None else self.mbstd(h)).flatten()
 
 
 def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]:
