@@ -143,7 +143,10 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_runs: dict[str, Path], arc
             + ["--set", "loss=hinge", "--set", "d_mbstd=4", "--set", "cls_weight=0.5"]
             + ["--set", "ema_start=2", "--set", "ema_decay=0.5"],
         ),
-        ("acgan", ["--set", "dropout=0.2", "--set", "d_mbstd=2", "--set", "d_cls_fake=false"]),  # paper D + mbstd
+        (
+            "acgan",
+            ["--set", "dropout=0.2", "--set", "d_mbstd=2", "--set", "d_cls_fake=false"],
+        ),  # paper D + mbstd
         # EMA active from step 2 with a visible decay; AC head and DiffAugment exercise more RNG use.
         ("biggan", ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--aux", "--diffaug"]),
     ],
@@ -435,7 +438,9 @@ def test_acgan_d_class_loss_on_fakes_is_an_option(d_cls_fake: bool) -> None:
     from trainers.gan import make_nets
 
     torch.manual_seed(0)
-    cfg = acgan.Config(g_ch=8, d_ch=8, g_arch="dcgan", d_arch="dcgan", lr_g=0.0, lr_d=0.0, d_cls_fake=d_cls_fake)
+    cfg = acgan.Config(
+        g_ch=8, d_ch=8, g_arch="dcgan", d_arch="dcgan", lr_g=0.0, lr_d=0.0, d_cls_fake=d_cls_fake
+    )
     nets = make_nets(acgan, cfg, torch.device("cpu"))  # learning rates 0: the nets stay as they are
     x, y = torch.rand(8, 3, 32, 32) * 2 - 1, torch.arange(8) % 10
     logged = acgan.step(nets, cfg, lambda: (x, y), 0)
