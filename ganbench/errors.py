@@ -3,8 +3,9 @@
 import sys
 
 
-class UserError(Exception):
-    """Bad input: a missing path, a corrupt image, weights missing offline...
+class UserError(ValueError):
+    """Bad input: a missing path, a corrupt image, weights missing offline... (a ValueError, so that API
+    callers who catch ValueError catch it too)
 
     The message is one line that names the thing and the fix.
     """

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ganbench import cache, classaware
 from ganbench import weights as W
@@ -45,19 +48,20 @@ class ScoreConfig:
     calibration_n: int | None = None  # cifar10-test images for the classifier's accuracy (None: all, 0: skip)
 
 
-def features_for(images: ImageSet, extractor, desc: str) -> tuple[dict, bool]:
+def features_for(images: ImageSet, extractor, desc: str, use_cache: bool = True) -> tuple[dict, bool]:
     """Features of an image set from the cache, or one network pass (then cached). Returns (features, hit).
 
     `extractor` is anything with identity(), outputs and __call__(images, desc=): the Inception extractor or
-    the surrogate classifier, each cached under its own identity.
+    the surrogate classifier, each cached under its own identity. use_cache=False: neither read nor write.
     """
-    key = cache.make_key(images.content_hash(), extractor.identity())
-    hit = cache.get(key)
+    key = cache.make_key(images.content_hash(), extractor.identity()) if use_cache else None
+    hit = cache.get(key) if key is not None else None
     if hit is not None and set(extractor.outputs) <= set(hit):
         return hit, True
     feats = extractor(images.images, desc=desc)
-    meta = {"source": images.source, "n": len(images.images), **extractor.identity()}
-    cache.put(key, feats, meta)
+    if key is not None:
+        meta = {"source": images.source, "n": len(images.images), **extractor.identity()}
+        cache.put(key, feats, meta)
     return feats, False
 
 
@@ -103,24 +107,93 @@ def compute_metrics(cfg: ScoreConfig, fake: dict, ref: Reference, head_file: str
     return registry.compute_metrics(inputs, weights_file=head_file)
 
 
+class Stages:
+    """Wall seconds of each stage of a run, for the record ("stage_seconds")."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t, 3)
+
+
+@dataclass
+class Setup:
+    """What every run against one reference shares: the networks and the reference's features or
+    statistics, loaded once (the API's Evaluator holds one across many runs)."""
+
+    cfg: ScoreConfig
+    extractor: InceptionExtractor
+    classifier: Any  # a ClassifierExtractor, or None for --classifier none
+    reference: Reference | None = None
+    reference_hit: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def load_reference(self) -> Reference:
+        if self.reference is None:
+            stages = Stages()
+            with stages("reference"):
+                self.reference, self.reference_hit = load_reference(self.cfg, self.extractor)
+            self.seconds.update(stages.seconds)
+        return self.reference
+
+
+def setup(cfg: ScoreConfig, extractor: InceptionExtractor | None = None, classifier=None) -> Setup:
+    """The networks for cfg (the surrogate resolved first: a missing file fails before any slow pass)."""
+    stages = Stages()
+    with stages("networks"):
+        if extractor is None:
+            extractor = InceptionExtractor(
+                W.resolve(cfg.inception_weights), backend=cfg.backend, resize_policy=cfg.resize,
+                batch_size=cfg.batch_size,
+            )  # fmt: skip
+        if classifier is None and cfg.classifier != "none":
+            classifier = classaware.make_classifier(cfg.classifier, cfg.classifier_weights)
+    return Setup(cfg, extractor, classifier, seconds=stages.seconds)
+
+
 def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None, classifier=None) -> dict:
     """Score one sample source against one reference; returns the result record (not yet stored).
 
     classifier: a ClassifierExtractor to use instead of building one from cfg.classifier (tests share one).
     """
-    from ganbench import __version__
-
     t0 = time.time()
-    if extractor is None:
-        extractor = InceptionExtractor(
-            W.resolve(cfg.inception_weights), backend=cfg.backend, resize_policy=cfg.resize,
-            batch_size=cfg.batch_size,
-        )  # fmt: skip
-    if classifier is None and cfg.classifier != "none":  # resolve before the slow passes: fail early
-        classifier = classaware.make_classifier(cfg.classifier, cfg.classifier_weights)
-    samples = load_source(cfg.samples, data_dir=cfg.data_dir, n=cfg.n, seed=cfg.seed, strict=cfg.strict)
-    ref, ref_hit = load_reference(cfg, extractor)
-    fake, fake_hit = features_for(samples, extractor, desc="samples")
+    run = setup(cfg, extractor, classifier)
+    stages = Stages()
+    with stages("load_samples"):
+        samples = load_source(cfg.samples, data_dir=cfg.data_dir, n=cfg.n, seed=cfg.seed, strict=cfg.strict)
+    return score_images(run, samples, stages=stages, t0=t0)
+
+
+def score_images(
+    run: Setup,
+    samples: ImageSet,
+    *,
+    cfg: ScoreConfig | None = None,
+    stages: Stages | None = None,
+    t0: float | None = None,
+    cache_samples: bool = True,
+    extra: dict | None = None,
+) -> dict:
+    """Score decoded samples against run's reference -> the result record (not yet stored).
+
+    cfg: this run's settings when they differ from run.cfg in what only the samples' side uses (the API's
+    source description, n, seed); the reference and network settings are run.cfg's."""
+    from ganbench.version import __version__
+
+    cfg = cfg or run.cfg
+    t0 = time.time() if t0 is None else t0
+    stages = stages or Stages()
+    fresh_reference = run.reference is None
+    ref = run.load_reference()
+    extractor, classifier = run.extractor, run.classifier
+    with stages("sample_features"):
+        fake, fake_hit = features_for(samples, extractor, desc="samples", use_cache=cache_samples)
     notes: list[str] = []
     n = len(samples.images)
     if n < FID_BIAS_THRESHOLD:
@@ -129,23 +202,27 @@ def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None, classif
         )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        metrics, unavailable = compute_metrics(cfg, fake, ref, extractor.weights.spec.filename)
+        with stages("metrics"):
+            metrics, unavailable = compute_metrics(cfg, fake, ref, extractor.weights.spec.filename)
         t_class = time.time()
-        class_metrics, class_unavailable, classwise, class_notes = classaware.evaluate(
-            samples, fake["pool3"], ref, classifier, features_for, identity=extractor.identity(),
-            seed=cfg.metric_seed, data_dir=cfg.data_dir, calibration_n=cfg.calibration_n,
-        )  # fmt: skip
+        with stages("classaware"):
+            class_metrics, class_unavailable, classwise, class_notes = classaware.evaluate(
+                samples, fake["pool3"], ref, classifier, features_for, identity=extractor.identity(),
+                seed=cfg.metric_seed, data_dir=cfg.data_dir, calibration_n=cfg.calibration_n,
+            )  # fmt: skip
         classwise["wall_seconds"] = round(time.time() - t_class, 3)
     metrics.update(class_metrics)
     unavailable.update(class_unavailable)
     notes += class_notes + [str(w.message) for w in caught]
     for note in notes:
         warn(note)
-    return {
+    shared = {k: v for k, v in run.seconds.items() if fresh_reference or k != "reference"}
+    record = {
         "schema": 1,
         "ganbench_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_seconds": round(time.time() - t0, 3),
+        "stage_seconds": {**shared, **stages.seconds},
         "samples": _source_info(samples),
         "reference": ref.info,
         "extractor": {
@@ -155,7 +232,7 @@ def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None, classif
             "device": extractor.device if extractor.backend == "torch" else "cpu",
             "batch_size": extractor.batch_size,
         },
-        "cache": {"samples_hit": fake_hit, "reference_hit": ref_hit},
+        "cache": {"samples_hit": fake_hit, "reference_hit": run.reference_hit or not fresh_reference},
         "config": asdict(cfg),
         "seed": cfg.seed,
         "metric_seed": cfg.metric_seed,
@@ -164,3 +241,6 @@ def score(cfg: ScoreConfig, extractor: InceptionExtractor | None = None, classif
         "classwise": classwise,
         "warnings": notes,
     }
+    if extra:
+        record.update(extra)
+    return record

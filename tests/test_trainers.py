@@ -20,7 +20,6 @@ from trainers import checkpoint
 from trainers.cli import sample_command, train_command
 from trainers.data import CIFAR10_CLASSES, BatchSampler, load_training_set
 from trainers.diffaug import diff_augment
-from trainers.loop import to_uint8
 from trainers.registry import ARCHS
 from trainers.sample import generate, load_generator
 
@@ -294,11 +293,6 @@ def test_interrupted_checkpoint_save_keeps_the_previous_one(
 
 
 # --- pieces ----------------------------------------------------------------------------------------------
-
-
-def test_to_uint8_maps_the_generator_range() -> None:
-    x = torch.tensor([-2.0, -1.0, 0.0, 1.0, 3.0, -1 + 2 / 255])
-    assert to_uint8(x).tolist() == [0, 0, 128, 255, 255, 1]
 
 
 def test_concat_test_adds_the_test_split(data_dir: Path) -> None:

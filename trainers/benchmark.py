@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench import __version__
 from ganbench.atomic import atomic_write_text
 from ganbench.errors import UserError
 from ganbench.report import cells as C
 from ganbench.report import leaderboard as L
+from ganbench.version import __version__
 from trainers import checkpoint, settings
 from trainers.registry import BENCHMARK_ARCHS, arch_module
 

@@ -1,8 +1,8 @@
 """The shared training loop: one code path for every arch, one process or several (torchrun, DDP).
 
 seed -> data in memory -> nets (+ resume) -> for each step: model.step() -> log.csv (+ TensorBoard) /
-samples + grid + gif + curves / atomic checkpoint / --score-every. `to_uint8` below is the one place where
-generator output becomes image bytes. Under torchrun (trainers/distributed.py) every rank trains, rank 0
+samples + grid + gif + curves / atomic checkpoint / --score-every. Generator output becomes image bytes
+through ganbench's one conversion (ganbench.inputs.arrays.to_uint8), as the API's generators do. Under torchrun (trainers/distributed.py) every rank trains, rank 0
 alone writes and prints.
 """
 
@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ganbench.atomic import atomic_write_text
 from ganbench.errors import UserError, warn
+from ganbench.inputs.arrays import run_generator
 from trainers import checkpoint, distributed, settings
 from trainers.data import CIFAR10_CLASSES, BatchSampler, load_training_set
 from trainers.distributed import Dist, bare
@@ -39,25 +40,10 @@ N_FIXED = 1_000  # fixed latents rendered at every sample step: 100 per class fo
 GRID = 10  # grid-<step>.png is GRID x GRID (a row per class for conditional models)
 
 
-def to_uint8(x: Tensor) -> np.ndarray:
-    """Generator output in [-1, 1] -> uint8 [0, 255] numpy, same shape. The only such conversion."""
-    return ((x.detach().float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-
-
-@torch.no_grad()
 def render(G: nn.Module, z: Tensor, y: Tensor | None, batch_size: int = 500) -> np.ndarray:
-    """G (in eval mode) over latents z and labels y, in batches -> uint8 [N, 3, 32, 32]. Uses no RNG."""
-    device = next(G.parameters()).device
-    was_training = G.training
-    G.eval()
-    try:
-        parts = []
-        for i in range(0, z.shape[0], batch_size):
-            labels = None if y is None else y[i : i + batch_size].to(device)
-            parts.append(to_uint8(G(z[i : i + batch_size].to(device), labels)))
-    finally:
-        G.train(was_training)
-    return np.concatenate(parts)
+    """G (in eval mode) over latents z and labels y, in batches -> uint8 [N, 3, 32, 32]. Uses no RNG. The
+    trainers' G end in tanh: their range is (-1, 1), converted by ganbench's one float -> uint8 conversion."""
+    return run_generator(G, z, y, value_range=(-1, 1), batch_size=batch_size)
 
 
 def pick_device(name: str) -> torch.device:

@@ -10,12 +10,12 @@ import sys
 
 import click
 
-from ganbench import __version__
 from ganbench.cli.admin import GROUPS
 from ganbench.cli.common import Group
 from ganbench.cli.demo import demo_command
 from ganbench.cli.leaderboard import check_command, report_command
 from ganbench.cli.score import score
+from ganbench.version import __version__
 from trainers.cli import benchmark_command, sample_command, train_command
 
 

@@ -43,3 +43,60 @@ def path_loader(path: str) -> PathLoader | None:
 
 def _normal(suffix: str) -> str:
     return suffix.lower().lstrip(".")
+
+
+# --- generator files of the Python API: TorchScript and ONNX --------------------------------------------------
+
+
+def is_torchscript(path: str) -> bool:
+    """A TorchScript archive (torch.jit.save): a zip with code/ and constants.pkl, unlike torch.save's."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names)
+
+
+def generator_file(path: str, device: str | None = None) -> tuple[Callable[..., object], dict[str, str]]:
+    """A generator saved as TorchScript or ONNX -> (a callable G(z[, y]) on torch tensors, what it is).
+
+    An ONNX file's inputs are z (float32 [B, z_dim]) and, when it has a second input, y (int64 [B])."""
+    import torch
+
+    from ganbench.errors import UserError
+
+    if path.lower().endswith(".onnx"):
+        import onnxruntime as ort
+
+        try:
+            session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own untyped errors for bad files
+            raise UserError(f"{path}: not a loadable ONNX model ({type(e).__name__}: {e})") from None
+        inputs = session.get_inputs()
+        if len(inputs) not in (1, 2):
+            raise UserError(f"{path}: an ONNX generator takes z (and y); this one has {len(inputs)} inputs")
+        names = [i.name for i in inputs]
+
+        def onnx_g(z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+            feed = {names[0]: z.cpu().numpy().astype("float32")}
+            if len(names) == 2:
+                if y is None:
+                    raise UserError(f"{path} takes labels ({names[1]}): pass num_classes=")
+                feed[names[1]] = y.cpu().numpy().astype("int64")
+            return torch.from_numpy(session.run(None, feed)[0])
+
+        z_shape = inputs[0].shape
+        info = {"path": os.path.abspath(path), "format": "onnx", "inputs": ",".join(names)}
+        if len(z_shape) == 2 and isinstance(z_shape[1], int):
+            info["z_dim"] = str(z_shape[1])
+        return onnx_g, info
+    if is_torchscript(path):
+        try:
+            module = torch.jit.load(path, map_location=device or "cpu")
+        except RuntimeError as e:
+            raise UserError(f"{path}: not a loadable TorchScript file ({e})") from None
+        return module, {"path": os.path.abspath(path), "format": "torchscript"}
+    raise UserError(f"{path}: not a TorchScript (torch.jit.save) or .onnx generator file")

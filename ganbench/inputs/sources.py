@@ -49,7 +49,7 @@ def load_source(
     spec = os.fspath(spec)  # tolerate pathlib.Path
     if spec.casefold() in NAMED_SOURCES:
         split = spec.casefold().split("-", 1)[1]
-        return _sized(load_cifar10(split, data_dir=data_dir, n=n, seed=seed), image_size, min_images, spec)
+        return sized(load_cifar10(split, data_dir=data_dir, n=n, seed=seed), image_size, min_images, spec)
 
     path = os.path.expanduser(spec)
     if not os.path.exists(path):
@@ -99,14 +99,14 @@ def load_source(
         return archives.load_npz(path, spec, origin, n, seed, image_size, min_images)
     loader = generators.path_loader(path)
     if loader is not None:
-        return _sized(loader(path, spec, n, seed), image_size, min_images, spec)
+        return sized(loader(path, spec, n, seed), image_size, min_images, spec)
     raise UserError(
         f"{spec} is a file but not a .zip, .npz or trainer checkpoint .pt; pass a folder of images, a .zip of "
         f"one, a .npz with x=uint8 [N,H,W,3], a `ganbench train` ckpt-<step>.pt, or one of {', '.join(NAMED_SOURCES)}"
     )
 
 
-def _sized(result: ImageSet, image_size: int, min_images: int, spec: str) -> ImageSet:
+def sized(result: ImageSet, image_size: int, min_images: int, spec: str) -> ImageSet:
     """A loaded set (CIFAR-10, a registered file kind) at image_size, with at least min_images images."""
     if result.images.shape[-1] != image_size or result.images.shape[-2] != image_size:
         result = resized_copy(result, image_size)
