@@ -38,12 +38,15 @@ class Config:
 # Keys: Config fields or TrainSettings fields (trainers/settings.py). Explicit CLI flags override them.
 PRESETS: dict[str, dict[str, object]] = {
     "smoke": dict(g_ch=8, d_ch=8, steps=2, batch_size=8, sample_every=2, ckpt_every=2, log_every=1),
-    # ~1 hour on 2 CPU cores (~830 real img/s at width 32, as cgan measured; see trainers/cgan.py: width 64 did
-    # better for cgan, but has not been tried for dcgan).
+    # ~1 hour on 2 CPU cores. cgan's recipe without its labels (same nets; its screens are in trainers/cgan.py):
+    # width 64 beat width 32 there (10k-sample FID 94.1 at 60 min vs 116.1 at 47 min), and the minibatch-std
+    # feature took it to 83.8 in the hour. ~320 real img/s at width 64, so 18,000 steps x 64 fill the hour;
+    # minutes=60 ends it there on a slower machine. Its own hour is `ganbench benchmark --archs dcgan`.
     "cpu": dict(
-        g_ch=32,
-        d_ch=32,
-        steps=45_000,
+        g_ch=64,
+        d_ch=64,
+        d_mbstd=4,
+        steps=18_000,
         minutes=60,
         batch_size=64,
         sample_every=1_000,
