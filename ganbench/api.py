@@ -57,11 +57,15 @@ class Result:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.record, indent=indent, sort_keys=True)
 
-    def save(self, results_dir: str | os.PathLike | None = None) -> Path:
+    def save(self, results_dir: str | os.PathLike | None = None) -> Path | None:
         """Write the record into a results store (else GANBENCH_RESULTS, else leaderboard/results), where
-        `ganbench report` and `ganbench check` find it. Returns the file written."""
+        `ganbench report` and `ganbench check` find it. Returns the file written; in a process group only
+        rank 0 writes (the others return None), so every rank may call it."""
+        from ganbench import parallel
         from ganbench import results as R
 
+        if not parallel.is_main():
+            return None
         return R.write_record(self.record, R.store_dir(results_dir))
 
     def __repr__(self) -> str:

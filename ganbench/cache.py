@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ganbench import parallel
 from ganbench.atomic import atomic_write
 from ganbench.weights import cache_root
 
@@ -54,6 +55,9 @@ def get(key: str) -> dict[str, np.ndarray] | None:
 
 
 def put(key: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Store arrays under key; in a process group only rank 0 writes (every rank holds the same arrays)."""
+    if not parallel.is_main():
+        return
     payload = dict(arrays)
     payload[META] = np.array(json.dumps(meta, sort_keys=True))
     atomic_save_npz(_path(key), payload)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganbench import cache, classaware
+from ganbench import cache, classaware, parallel
 from ganbench import weights as W
 from ganbench.errors import warn
 from ganbench.extractors.inception import InceptionExtractor
@@ -51,17 +51,31 @@ class ScoreConfig:
 def features_for(images: ImageSet, extractor, desc: str, use_cache: bool = True) -> tuple[dict, bool]:
     """Features of an image set from the cache, or one network pass (then cached). Returns (features, hit).
 
-    `extractor` is anything with identity(), outputs and __call__(images, desc=): the Inception extractor or
-    the surrogate classifier, each cached under its own identity. use_cache=False: neither read nor write.
+    `extractor` is anything with identity(), outputs, batch_size and __call__(images, desc=): the Inception
+    extractor or the surrogate classifier, each cached under its own identity. use_cache=False: neither read
+    nor write. In a process group each rank runs its shard of whole batches (ganbench/parallel.py).
     """
     key = cache.make_key(images.content_hash(), extractor.identity()) if use_cache else None
-    hit = cache.get(key) if key is not None else None
-    if hit is not None and set(extractor.outputs) <= set(hit):
+    rank, size = parallel.world()
+    hit = cache.get(key) if key is not None and rank == 0 else None
+    found = hit is not None and set(extractor.outputs) <= set(hit)
+    if size > 1:
+        if parallel.broadcast_flag(found):
+            return parallel.broadcast_arrays(
+                {k: hit[k] for k in extractor.outputs} if rank == 0 else None
+            ), True
+        lo, hi = parallel.shard(len(images.images), extractor.batch_size)
+        local = extractor(
+            images.images[lo:hi], desc=f"{desc} (rank {rank}: {hi - lo} of {len(images.images)})"
+        )
+        feats = {k: parallel.gather_rows(local[k]) for k in extractor.outputs}
+    elif found:
         return hit, True
-    feats = extractor(images.images, desc=desc)
+    else:
+        feats = extractor(images.images, desc=desc)
     if key is not None:
         meta = {"source": images.source, "n": len(images.images), **extractor.identity()}
-        cache.put(key, feats, meta)
+        cache.put(key, feats, meta)  # rank 0 only (cache.put)
     return feats, False
 
 
@@ -100,11 +114,13 @@ def load_reference(cfg: ScoreConfig, extractor: InceptionExtractor) -> tuple[Ref
     return ref, hit
 
 
-def compute_metrics(cfg: ScoreConfig, fake: dict, ref: Reference, head_file: str) -> tuple[dict, dict]:
+def compute_metrics(
+    cfg: ScoreConfig, fake: dict, ref: Reference, head_file: str, seconds: dict[str, float] | None = None
+) -> tuple[dict, dict]:
     """Every registered pool3/logit metric from one set of features (ganbench/metrics/registry.py).
-    Returns (metrics, unavailable: metric key -> reason)."""
+    Returns (metrics, unavailable: metric key -> reason); seconds gets each metric's wall time."""
     inputs = MetricInputs(fake["pool3"], fake.get("logits"), ref.mu, ref.sigma, ref.features, cfg)
-    return registry.compute_metrics(inputs, weights_file=head_file)
+    return registry.compute_metrics(inputs, weights_file=head_file, seconds=seconds)
 
 
 class Stages:
@@ -133,6 +149,7 @@ class Setup:
     reference: Reference | None = None
     reference_hit: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
+    reference_reported: bool = False  # a record already told how the reference was loaded (later: held)
 
     def load_reference(self) -> Reference:
         if self.reference is None:
@@ -189,8 +206,8 @@ def score_images(
     cfg = cfg or run.cfg
     t0 = time.time() if t0 is None else t0
     stages = stages or Stages()
-    fresh_reference = run.reference is None
     ref = run.load_reference()
+    fresh_reference, run.reference_reported = not run.reference_reported, True
     extractor, classifier = run.extractor, run.classifier
     with stages("sample_features"):
         fake, fake_hit = features_for(samples, extractor, desc="samples", use_cache=cache_samples)
@@ -203,7 +220,9 @@ def score_images(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with stages("metrics"):
-            metrics, unavailable = compute_metrics(cfg, fake, ref, extractor.weights.spec.filename)
+            metrics, unavailable = compute_metrics(
+                cfg, fake, ref, extractor.weights.spec.filename, seconds=stages.seconds
+            )
         t_class = time.time()
         with stages("classaware"):
             class_metrics, class_unavailable, classwise, class_notes = classaware.evaluate(
@@ -223,6 +242,7 @@ def score_images(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_seconds": round(time.time() - t0, 3),
         "stage_seconds": {**shared, **stages.seconds},
+        "world_size": parallel.world()[1],  # processes that shared the network passes (torchrun)
         "samples": _source_info(samples),
         "reference": ref.info,
         "extractor": {

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ganbench import parallel
 from ganbench.cli.common import Group, extractor_options, make_extractor
 from ganbench.errors import UserError
 
@@ -56,7 +57,10 @@ def reference_build(
 
     cfg = ScoreConfig(samples=source, ref=source, ref_n=n, seed=seed, data_dir=data_dir, strict=strict,
                       backend=backend, resize=resize, batch_size=batch_size)  # fmt: skip
+    parallel.init_from_env()  # under torchrun: shards of the pass; rank 0 writes the cache entry and prints
     ref, hit = load_reference(cfg, make_extractor(backend, resize, batch_size, inception_weights))
+    if not parallel.is_main():
+        return
     state = "already cached" if hit else "built and cached"
     click.echo(
         f"{source}: {ref.info.get('n', '?')} images, {state} ({ref.info.get('origin', {}).get('copy', '')})"
@@ -78,7 +82,10 @@ def reference_export(source, out, n, backend, resize, batch_size, inception_weig
         raise UserError(f"{out}: the statistics file name must end in .npz")
     extractor = make_extractor(backend, resize, batch_size, inception_weights)
     cfg = ScoreConfig(samples=source, ref=source, ref_n=n, seed=seed, data_dir=data_dir, strict=strict)
+    parallel.init_from_env()
     ref, _ = load_reference(cfg, extractor)
+    if not parallel.is_main():
+        return
     meta = {**extractor.identity(), "source": ref.info}
     save_stats(Path(out), ref.mu, ref.sigma, meta)
     click.echo(f"wrote {out}")

@@ -90,6 +90,7 @@ def print_record(record: dict, stored: Path | None) -> None:
 def score(samples, ref, n, ref_n, backend, resize, batch_size, inception_weights, data_dir, seed, strict,
           as_json, results, no_store, classifier, classifier_weights, calibration_n, fid_ci, fid_inf) -> None:  # fmt: skip
     """Score SAMPLES (folder, class folders, .zip, .npz, cifar10-test…) against a reference."""
+    from ganbench import parallel
     from ganbench import results as R
     from ganbench.scoring import ScoreConfig
     from ganbench.scoring import score as run_score
@@ -99,7 +100,10 @@ def score(samples, ref, n, ref_n, backend, resize, batch_size, inception_weights
                       inception_weights=inception_weights, classifier=classifier,
                       classifier_weights=classifier_weights, calibration_n=calibration_n,
                       fid_ci=fid_ci, fid_inf=fid_inf)  # fmt: skip
+    parallel.init_from_env()  # under torchrun: each rank extracts a shard; rank 0 alone stores and prints
     record = run_score(cfg, make_extractor(backend, resize, batch_size, inception_weights))
+    if not parallel.is_main():
+        return
     stored = None if no_store else R.write_record(record, R.store_dir(results))
     if as_json:
         click.echo(json.dumps(record, indent=2, sort_keys=True))

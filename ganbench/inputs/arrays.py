@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganbench import parallel
 from ganbench.errors import UserError
 from ganbench.inputs.imageset import ImageSet
 
@@ -163,9 +164,11 @@ def run_generator(
     value_range: ValueRange | None,
     batch_size: int = GENERATOR_BATCH,
     device: str | torch.device | None = None,
+    first_batch: int = 0,
 ) -> np.ndarray:
     """G over latents z (and labels y), batch by batch -> uint8 [N,3,H,W]. An nn.Module runs in eval mode and
-    without gradients, its mode restored after. Uses no RNG."""
+    without gradients, its mode restored after. Uses no RNG. first_batch: the number of the first batch in
+    messages (a rank's shard starts mid-way)."""
     if batch_size < 1:
         raise UserError(f"batch_size must be at least 1, not {batch_size}")
     if device is None:
@@ -177,7 +180,7 @@ def run_generator(
     parts = []
     try:
         with torch.no_grad():
-            for b, start in enumerate(range(0, z.shape[0], batch_size)):
+            for b, start in enumerate(range(0, z.shape[0], batch_size), start=first_batch):
                 zb = z[start : start + batch_size].to(device)
                 args = (zb,) if y is None else (zb, y[start : start + batch_size].to(device))
                 try:
@@ -190,7 +193,7 @@ def run_generator(
     finally:
         if was_training:
             G.train()
-    return np.ascontiguousarray(np.concatenate(parts))
+    return np.ascontiguousarray(np.concatenate(parts)) if parts else np.empty((0, 3, 0, 0), np.uint8)
 
 
 def _generated(out: Any, expected: int, b: int, value_range: ValueRange | None) -> np.ndarray:
@@ -228,9 +231,20 @@ def from_generator(
     _range(value_range, "a generator's outputs")
     y = None if num_classes is None else torch.arange(n) % num_classes
     z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
-    images = run_generator(
-        G, z, y, value_range=value_range, batch_size=batch_size or GENERATOR_BATCH, device=device
-    )
+    batch = batch_size or GENERATOR_BATCH
+    lo, hi = parallel.shard(n, batch)  # the whole range in one process; whole batches per rank under torchrun
+    error, local = None, None
+    try:
+        local = run_generator(
+            G, z[lo:hi], None if y is None else y[lo:hi], value_range=value_range, batch_size=batch,
+            device=device, first_batch=lo // batch,
+        )  # fmt: skip
+    except UserError as e:
+        if parallel.world()[1] == 1:
+            raise
+        error = f"rank {parallel.world()[0]}: {e}"
+    parallel.agree(error)  # one rank's bad batch stops every rank, with its message
+    images = parallel.gather_rows(local)
     name = source or f"generator {type(G).__name__}"
     out = _imageset(images, None if y is None else y.numpy().astype(np.int64), name, "generator", value_range)
     out.origin.update(

@@ -15,6 +15,7 @@ pass serves all of them); they are declared here so that they are shown and gate
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -149,10 +150,13 @@ def gated() -> Metric:
     return m
 
 
-def compute_metrics(x: MetricInputs, weights_file: str = "?") -> tuple[dict, dict]:
+def compute_metrics(
+    x: MetricInputs, weights_file: str = "?", seconds: dict[str, float] | None = None
+) -> tuple[dict, dict]:
     """Every registered pool3/logit metric whose needs are met. -> (metrics, unavailable: key -> reason).
 
     A metric with an unmet need gets None for each key and the reason; one that is not enabled is left out.
+    seconds: filled with each computed metric's wall seconds ("metric:<name>").
     """
     have = {
         "pool3": True,
@@ -175,7 +179,10 @@ def compute_metrics(x: MetricInputs, weights_file: str = "?") -> tuple[dict, dic
             for key in m.keys:
                 values[key], unavailable[key] = None, few
             continue
+        t = time.perf_counter()
         values.update(m.compute(x))
+        if seconds is not None:
+            seconds[f"metric:{m.name}"] = round(time.perf_counter() - t, 3)
     return values, unavailable
 
 
