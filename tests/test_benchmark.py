@@ -163,3 +163,33 @@ def test_a_time_budget_survives_an_interruption(tmp_path, tiny_cifar, small_samp
     assert state["status"] == "scored" and 2 < state["steps"] < 100
     assert 60 <= final["train_seconds"] <= 60 + 30  # the whole budget, across both runs, to a step or two
     assert state["train_seconds"] == round(final["train_seconds"], 1)
+
+
+def test_an_edited_preset_is_not_resumed_on_the_old_recipe(tmp_path, tiny_cifar, monkeypatch):
+    """An arch interrupted under one recipe and continued after its preset changed would be reported under the
+    new recipe: the rerun refuses, naming what changed, and leaves the run folder as it was."""
+    import trainers.dcgan as dcgan
+    from ganbench.errors import UserError
+    from trainers import benchmark as B
+
+    monkeypatch.setitem(dcgan.PRESETS, "smoke", dict(dcgan.PRESETS["smoke"], steps=4, ckpt_every=2))
+    real_step = dcgan.step
+
+    def dies_at_step_3(nets, cfg, batches, it):
+        if it == 3:
+            raise KeyboardInterrupt
+        return real_step(nets, cfg, batches, it)
+
+    monkeypatch.setattr(dcgan, "step", dies_at_step_3)
+    protocol = B.Protocol(preset="smoke", minutes=None, n=10, ref_n=10, fid_ci=0, classifier="none")
+    req = B.Request(("dcgan",), protocol, tmp_path / "bench", "cpu", str(tiny_cifar))
+    with pytest.raises(KeyboardInterrupt):
+        B.run(req, echo=lambda line: None)
+    monkeypatch.setattr(dcgan, "step", real_step)
+    before = sorted(p.name for p in (tmp_path / "bench").rglob("*"))
+    monkeypatch.setitem(dcgan.PRESETS, "smoke", dict(dcgan.PRESETS["smoke"], d_mbstd=2))
+    with pytest.raises(
+        UserError, match=r"dcgan: its smoke preset changed since its run started \(d_mbstd 0 -> 2\)"
+    ):
+        B.run(req, echo=lambda line: None)
+    assert sorted(p.name for p in (tmp_path / "bench").rglob("*")) == before

@@ -150,6 +150,7 @@ def train_arch(req: Request, name: str, echo: Callable[[str], None]) -> dict[str
         run_dir = loop.train(arch, cfg, s, echo=echo)
     else:
         ckpt = checkpoint.load(last)
+        _same_recipe(name, module, p.preset, model, ckpt, req.out)
         spent = float(ckpt.get("train_seconds", 0.0))
         left = None if p.minutes is None else p.minutes - spent / 60
         if ckpt["step"] < int(ckpt["train_args"]["steps"]) and (left is None or left > 0):
@@ -172,6 +173,23 @@ def train_arch(req: Request, name: str, echo: Callable[[str], None]) -> dict[str
         "img_per_s": round(int(ckpt["batches_drawn"]) * batch / seconds, 1) if seconds > 0 else None,
         "generator": "G_ema" if ckpt.get("G_ema") is not None else "G",
     }
+
+
+RECIPE_TRAIN_KEYS = ("steps", "batch_size", "lr", "lr_decay_from", "flip", "concat_test")
+
+
+def _same_recipe(name: str, module: Any, preset: str, model: dict[str, Any], ckpt: dict, out: Path) -> None:
+    """A run continues only under the recipe it started with: a preset edited since (a new recipe) would
+    otherwise be resumed on the old one and reported under the new one's name."""
+    cfg, s = settings.fresh(module, preset, model, {})
+    now = dataclasses.asdict(cfg) | {k: getattr(s, k) for k in RECIPE_TRAIN_KEYS if hasattr(s, k)}
+    then = ckpt["model_args"] | {k: ckpt["train_args"].get(k) for k in RECIPE_TRAIN_KEYS if hasattr(s, k)}
+    diff = [f"{k} {then.get(k)!r} -> {v!r}" for k, v in now.items() if then.get(k) != v]
+    if diff:
+        raise UserError(
+            f"{name}: its {preset} preset changed since its run started ({', '.join(diff)}); "
+            f"delete {out / name} to train it afresh, or check out the version it started with"
+        )
 
 
 def _budget_text(p: Protocol, spent: float = 0.0) -> str:
