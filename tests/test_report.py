@@ -370,3 +370,22 @@ def test_many_diversity_flags_are_counted_on_the_leaderboard():
     assert many["text"] == "collapsed ×3, memorising ×1" and "frog: collapsed" in many["title"]
     assert flags_cell(["cat: collapsed"])["text"] == "cat: collapsed" and flags_cell([])["text"] == "none"
     assert flags_cell(None)["text"] == "—"
+
+
+def test_committed_records_sit_beside_the_store_marked_with_where_and_when(tmp_path):
+    own = store_of(tmp_path, [make_record("my-run", 60.0, n=500)])
+    machine = {"cpu": "Test CPU @ 2.0GHz", "cores": 2, "gpu": None, "torch": "2.x"}
+    committed = tmp_path / "committed"
+    write_record(make_record("cgan", 80.0, n=10_000, created="2026-12-02T03:00:00+0000", machine=machine),
+                 committed)  # fmt: skip
+    built = build_site(own, tmp_path / "site", committed=[committed])
+    html = _html(built.index)
+    assert built.records == 2
+    assert html.count("tag-committed") == 1 and "measured 2026-12-02 on Test CPU @ 2.0GHz, 2 cores" in html
+    row = next(r for r in html.split("<tr") if "my-run" in r)
+    assert "tag-committed" not in row  # the newcomer's own row is not marked
+    page = _html(built.index.parent / "runs" / page_name("cgan"))
+    assert "not an image folder on this machine" in page  # its samples are not here: said, not a broken image
+    for f in [built.index, *built.index.parent.glob("runs/*.html")]:
+        for ref in re.findall(r'(?:href|src)="([^"#:]+)"', _html(f)):
+            assert (f.parent / ref).exists(), f"{f.name} links to missing {ref}"

@@ -30,12 +30,22 @@ from ganbench.cli.common import extractor_options, make_extractor
     default=None,
     help="Scores reported elsewhere (default: the reported.json shipped in the ganbench package).",
 )
-def report_command(results, out, reported) -> None:
+@click.option(
+    "--committed",
+    "committed",
+    multiple=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Also show this store's records, measured elsewhere (e.g. leaderboard/results/benchmark-cpu), each "
+    "marked with where and when; repeatable.",
+)
+def report_command(results, out, reported, committed) -> None:
     """Write the leaderboard site (index.html + a page per run) from the results store; prints its path."""
     from ganbench.report.site import build_site
     from ganbench.results import store_dir
 
-    built = build_site(store_dir(results), Path(out), Path(reported) if reported else None)
+    built = build_site(
+        store_dir(results), Path(out), Path(reported) if reported else None, [Path(c) for c in committed]
+    )
     for line in built.skipped:
         click.echo(f"skipped {line}", err=True)
     plural = "" if built.records == 1 else "s"

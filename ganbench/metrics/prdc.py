@@ -9,8 +9,10 @@ import numpy as np
 
 from .fid import _as_features, _check_same_dim
 
-# Rows per distance block: 1024 x 10,000 float64 is ~80 MB, so 10k x 10k never materialises (~800 MB).
+# A distance block has at most 1024 rows and ~80 MB (1024 x 10,000 float64): 10k x 10k never materialises
+# (~800 MB), and against 50,000 rows a block is 204 rows, not 1024 (410 MB, plus np.partition's copy).
 _CHUNK_ROWS = 1024
+_CHUNK_ELEMENTS = 1024 * 10_000
 
 
 def _distance_blocks(a: np.ndarray, b: np.ndarray, same: bool = False) -> Iterator[tuple[int, np.ndarray]]:
@@ -20,8 +22,9 @@ def _distance_blocks(a: np.ndarray, b: np.ndarray, same: bool = False) -> Iterat
     (a is b) the self-distances are set to exactly 0 so each point is its own nearest neighbour.
     """
     b_sq = np.einsum("ij,ij->i", b, b)
-    for start in range(0, a.shape[0], _CHUNK_ROWS):
-        rows = a[start : start + _CHUNK_ROWS]
+    chunk = max(1, min(_CHUNK_ROWS, _CHUNK_ELEMENTS // max(1, b.shape[0])))
+    for start in range(0, a.shape[0], chunk):
+        rows = a[start : start + chunk]
         d = rows @ b.T
         d *= -2.0
         d += np.einsum("ij,ij->i", rows, rows)[:, None]

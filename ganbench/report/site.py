@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +118,7 @@ def index_context(records: list[dict], groups: list[L.Group], reported: list[dic
                     "overlap": row.overlaps_above,
                     "ci": ci,
                     "page": "runs/" + page_name(row.model),
+                    "measured": row.record.get("_measured"),
                     "warnings": row.record.get("warnings") or [],
                 }
             )
@@ -140,11 +142,30 @@ def _prepare_out(out: Path) -> Path:
     return tmp
 
 
-def build_site(store: Path, out: Path, reported_path: Path | None = None) -> Built:
-    """Render the leaderboard and run pages for every record in `store` into `out` (replaced atomically)."""
+def measured_where(rec: dict) -> str:
+    """ "measured 2026-12-02 on <CPU>, 2 cores" for a record made elsewhere (its machine, when recorded)."""
+    m = rec.get("machine") or {}
+    where = m.get("gpu") or m.get("cpu")
+    cores = f", {m['cores']} cores" if m.get("cores") and not m.get("gpu") else ""
+    return f"measured {str(rec.get('created', '?'))[:10]}" + (f" on {where}{cores}" if where else "")
+
+
+def build_site(
+    store: Path, out: Path, reported_path: Path | None = None, committed: Sequence[Path] = ()
+) -> Built:
+    """Render the leaderboard and run pages for every record in `store` into `out` (replaced atomically).
+
+    committed: stores of records measured elsewhere (e.g. the repository's leaderboard/results/benchmark-cpu),
+    shown beside the store's own, each row marked with where and when it was measured."""
 
     t0 = time.perf_counter()
     records, skipped = collect(store)
+    for extra in committed:
+        more, more_skipped = collect(extra)
+        for rec in more:
+            rec["_measured"] = measured_where(rec)
+        records += more
+        skipped += more_skipped
     reported, reported_notes = load_reported(reported_path)
     groups = L.build_groups(records)
     tmp = _prepare_out(out)
