@@ -6,8 +6,9 @@ non-saturating form of -L_S for G, as the paper's code does).
 G: [z, one-hot(y)] -> linear to 4x4 -> transposed convs 4ch -> 2ch -> ch -> 3 (192 -> 96 -> 48 -> 3 at ch=48).
 D: 6 conv layers 3x3 (ch, 2ch, ... 32ch; strides 2,1,2,1,2,1), LeakyReLU(0.2), dropout 0.5, two linear heads.
 Options (defaults: the paper's): DCGAN's 4-layer nets (g_arch/d_arch), spectral norm, hinge source loss, a
-class-loss weight, ProGAN's minibatch-std feature before the source head, an EMA of G. The cpu preset uses
-the DCGAN nets with the minibatch std (figures at PRESETS).
+class-loss weight, ProGAN's minibatch-std feature before the source head, an EMA of G, D's class loss on real
+images only. The cpu preset uses the DCGAN nets with the minibatch std and the real-only class loss (figures
+at PRESETS).
 """
 
 from __future__ import annotations
@@ -72,17 +73,19 @@ class Config:
 #   ended the hour at FID 187.3 (10k samples vs a seeded 10k cifar10-train subset), classifier accuracy 0.24:
 #   that D classified fakes at 0.99 and reals at 0.46, so G learnt class-obvious adversarial features.
 # - Now: cgan's recipe with both ACGAN heads: DCGAN's 4-layer G and D at width 64 (G fed [z, one-hot(y)]),
-#   BN, BCE, ProGAN's minibatch std (groups of 4) before the source head. ~240 real img/s measured idle on
-#   the 2-core VM (log.csv), so 14,000 steps x 64 (~18 epochs) fill the hour.
-# - Screens (1k-sample folders vs the same 10k reference, 1 seed; the VM was shared, so compared at steps):
-#     nets                                     | img/s idle | step  | 1k FID | classifier acc
-#     dcgan g64/d64, d_mbstd=4 (this preset)   | ~240       | 759   | 239.2  | -
-#                                              |            | 2,000 | 143.0  | 0.22
-#     paper g32/d16, dropout 0.2, d_mbstd=4    | (shared)   | 350   | stopped early: acc_real 0.34, fake 0.17
-#   For scale, cgan's screens at step 2,000 in its PRESETS comment: 242.1 (its preset's label plane, which
-#   reached FID 83.8 in the hour once d_mbstd=4 was added), 170.0 (projection). Not yet screened here:
-#   hinge, spectral norm, TTUR, cls_weight, EMA (all options, off). The hour itself (target: FID < 93.1 and
-#   classifier accuracy >= 0.61 with 10k samples) is not measured yet for this preset.
+#   BN, BCE, ProGAN's minibatch std (groups of 4) before the source head, and D's class loss on real images
+#   only (d_cls_fake=False; the paper also trains it on fakes, which let G and D agree on class cues of
+#   their own: the fakes were classified at 0.99 by D and at 0.2 by the surrogate). G keeps the paper's
+#   class loss on its fakes. ~240 real img/s idle on the 2-core VM (log.csv): 14,000 steps x 64 fill the hour.
+# - Screens (1k-sample folders vs a seeded 10k cifar10-train subset, 1 seed; the VM was shared, so compared
+#   at equal steps):
+#     recipe                                            | step  | 1k FID | classifier acc
+#     dcgan g64/d64, d_mbstd=4, class loss real+fake    | 2,000 | 143.0  | 0.22
+#                                                       | 3,000 | 121.0  | 0.20
+#     same, class loss on reals only (this preset)      | 3,000 | 110.8  | 0.42
+#     paper g32/d16, dropout 0.2, d_mbstd=4             | 350   | stopped early: acc_real 0.34, fake 0.17
+#   Not yet screened: hinge, spectral norm, TTUR, cls_weight, EMA (all options, off). The hour (target:
+#   FID < 93.1 and classifier accuracy >= 0.61 with 10k samples) is `ganbench benchmark --archs acgan`.
 PRESETS: dict[str, dict[str, object]] = {
     "smoke": dict(g_ch=8, d_ch=4, steps=2, batch_size=8, sample_every=2, ckpt_every=2, log_every=1),
     "cpu": dict(
@@ -91,6 +94,7 @@ PRESETS: dict[str, dict[str, object]] = {
         g_ch=64,
         d_ch=64,
         d_mbstd=4,
+        d_cls_fake=False,
         steps=14_000,
         minutes=60,
         batch_size=64,
