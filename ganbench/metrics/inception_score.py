@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_softmax, logsumexp
 
 
 def _mean_kl_to_marginal(log_p: np.ndarray) -> float:
@@ -12,6 +11,8 @@ def _mean_kl_to_marginal(log_p: np.ndarray) -> float:
     log p(y) is taken as logsumexp over rows minus log N, so a class whose probability underflows to 0 in
     every row gives 0 * finite = 0 rather than torch-fidelity's 0 * inf = NaN.
     """
+    from scipy.special import logsumexp  # scipy costs ~0.5 s of start-up: imported when IS runs
+
     log_q = logsumexp(log_p, axis=0) - np.log(log_p.shape[0])
     p = np.exp(log_p)
     return float((p * (log_p - log_q)).sum(axis=1).mean())
@@ -42,6 +43,8 @@ def inception_score(
 
     if shuffle:
         x = x[np.random.RandomState(seed).permutation(n)]
+    from scipy.special import log_softmax
+
     log_p = log_softmax(x, axis=1)
 
     scores = [
