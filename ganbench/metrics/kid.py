@@ -8,9 +8,9 @@ import numpy as np
 
 from .fid import _as_features, _check_same_dim
 
-# Kernel matrices of the whole sets, when they fit in this many float64 elements (~480 MB), turn each subset
-# into a gather instead of three subset_size x D x subset_size products: at 2,000 vs 1,000 samples that is
-# ~30 GFLOP instead of ~1.2 TFLOP for 100 subsets. Same values up to BLAS summation order.
+# Kernel matrices of the whole sets, when they fit in this many float64 elements (~480 MB), turn the subsets
+# into indicator products instead of three subset_size x D x subset_size products each: at 2,000 vs 1,000
+# samples that is ~15 GFLOP instead of ~1.2 TFLOP for 100 subsets. Same values up to summation order.
 GRAM_BUDGET = 60_000_000
 
 
@@ -24,6 +24,26 @@ def _mmd2_unbiased(kxx: np.ndarray, kxy: np.ndarray, kyy: np.ndarray) -> float:
     sum_xx = kxx.sum() - np.trace(kxx)
     sum_yy = kyy.sum() - np.trace(kyy)
     return float((sum_xx + sum_yy) / (m * (m - 1)) - 2.0 * kxy.sum() / (m * m))
+
+
+def _mmd2_from_grams(
+    fake: np.ndarray, real: np.ndarray, draws: list, m: int, degree: int, gamma: float, coef0: float
+) -> np.ndarray:
+    """Every subset's unbiased MMD^2 from the whole sets' kernel matrices: a subset's block sum is w^T K w'
+    with 0/1 indicator rows w, so all subsets are three matrix products instead of 300 gathers of m x m
+    blocks (~3 s at 2,000 vs 1,000, 100 subsets of 1,000). The same sums up to floating-point order."""
+    k_ff = _poly_kernel(fake, fake, degree, gamma, coef0)
+    k_fr = _poly_kernel(fake, real, degree, gamma, coef0)
+    k_rr = _poly_kernel(real, real, degree, gamma, coef0)
+    w_f = np.zeros((len(draws), fake.shape[0]))
+    w_r = np.zeros((len(draws), real.shape[0]))
+    for i, (ix, iy) in enumerate(draws):
+        w_f[i, ix] = 1.0
+        w_r[i, iy] = 1.0
+    sum_xx = np.einsum("ij,ij->i", w_f @ k_ff, w_f) - w_f @ np.diag(k_ff)
+    sum_yy = np.einsum("ij,ij->i", w_r @ k_rr, w_r) - w_r @ np.diag(k_rr)
+    sum_xy = np.einsum("ij,ij->i", w_f @ k_fr, w_r)
+    return (sum_xx + sum_yy) / (m * (m - 1)) - 2.0 * sum_xy / (m * m)
 
 
 def kid(
@@ -67,19 +87,17 @@ def kid(
         gamma = 1.0 / fake.shape[1]
 
     rng = np.random.RandomState(seed)
-    mmds = np.empty(subsets, dtype=np.float64)
-    gram = n_fake * n_fake + n_fake * n_real + n_real * n_real <= GRAM_BUDGET
-    if gram:
-        k_ff = _poly_kernel(fake, fake, degree, gamma, coef0)
-        k_fr = _poly_kernel(fake, real, degree, gamma, coef0)
-        k_rr = _poly_kernel(real, real, degree, gamma, coef0)
-    for i in range(subsets):
+    draws = []
+    for _ in range(subsets):
         # Draw order (fake, then real) matters for reproducing torch-fidelity's numbers.
         ix = rng.choice(n_fake, subset_size, replace=False)
         iy = rng.choice(n_real, subset_size, replace=False)
-        if gram:
-            mmds[i] = _mmd2_unbiased(k_ff[np.ix_(ix, ix)], k_fr[np.ix_(ix, iy)], k_rr[np.ix_(iy, iy)])
-        else:
+        draws.append((ix, iy))
+    if n_fake * n_fake + n_fake * n_real + n_real * n_real <= GRAM_BUDGET:
+        mmds = _mmd2_from_grams(fake, real, draws, subset_size, degree, gamma, coef0)
+    else:
+        mmds = np.empty(subsets, dtype=np.float64)
+        for i, (ix, iy) in enumerate(draws):
             x, y = fake[ix], real[iy]
             mmds[i] = _mmd2_unbiased(
                 _poly_kernel(x, x, degree, gamma, coef0),
