@@ -30,6 +30,9 @@ LABEL_KEYS = ("classifier_accuracy", "macro_f1", "ifid")
 PROB_KEYS = ("classifier_accuracy", "macro_f1", "classifier_score", "classifier_kl", "pred_kl_uniform")
 OFFENDERS = 10  # worst memorised images listed by name
 FeaturesFor = Callable[..., tuple[dict, bool]]
+# Per-class statistics are cached only for references above this size: the entry is 10 x 2048^2 float64
+# (~320 MB) whatever the size, and reading it (~1 s) is slower than computing them from 1,000 rows (~0.1 s).
+CLASS_STATS_CACHE_MIN = 5_000
 
 
 def make_classifier(arch: str, weights: str | None, batch_size: int = 256) -> ClassifierExtractor | None:
@@ -40,9 +43,11 @@ def make_classifier(arch: str, weights: str | None, batch_size: int = 256) -> Cl
 
 
 def class_reference_stats(ref: Reference, identity: dict) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per-class (mu, sigma) of a labelled reference, cached beside its features (keyed by its content,
-    the network and the labels, since the labels decide the split)."""
+    """Per-class (mu, sigma) of a labelled reference, cached beside its features for large references
+    (keyed by its content, the network and the labels, since the labels decide the split)."""
     assert ref.features is not None and ref.labels is not None
+    if len(ref.features) <= CLASS_STATS_CACHE_MIN:
+        return CW.class_stats(ref.features, ref.labels)
     labels_sha = hashlib.sha256(ref.labels.tobytes()).hexdigest()
     key = cache.make_key(
         ref.info["content_sha256"], {**identity, "derived": "class-stats-v1", "labels": labels_sha}
