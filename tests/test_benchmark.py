@@ -119,6 +119,21 @@ def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
     assert other.exit_code == 2 and "ref_n 20 -> 30" in other.output, other.output
 
 
+def _die_at_step_3(monkeypatch):
+    """dcgan's step raises KeyboardInterrupt (a killed run) at step 3; returns the real step, to restore."""
+    import trainers.dcgan as dcgan
+
+    real_step = dcgan.step
+
+    def dies_at_step_3(nets, cfg, batches, it):
+        if it == 3:
+            raise KeyboardInterrupt
+        return real_step(nets, cfg, batches, it)
+
+    monkeypatch.setattr(dcgan, "step", dies_at_step_3)
+    return real_step
+
+
 def test_a_time_budget_survives_an_interruption(tmp_path, tiny_cifar, small_samples, monkeypatch):
     """--minutes 1 on a clock that advances 10 s a reading: killed after step 3, the second run resumes at
     the step-2 checkpoint with the minutes that checkpoint had left and stops when they are spent."""
@@ -137,14 +152,7 @@ def test_a_time_budget_survives_an_interruption(tmp_path, tiny_cifar, small_samp
         return now[0]
 
     monkeypatch.setattr(loop, "_clock", clock)
-    real_step = dcgan.step
-
-    def dies_at_step_3(nets, cfg, batches, it):
-        if it == 3:
-            raise KeyboardInterrupt
-        return real_step(nets, cfg, batches, it)
-
-    monkeypatch.setattr(dcgan, "step", dies_at_step_3)
+    real_step = _die_at_step_3(monkeypatch)
     protocol = B.Protocol(preset="smoke", minutes=1.0, n=10, ref_n=10, fid_ci=0, classifier="none")
     req = B.Request(("dcgan",), protocol, tmp_path / "bench", "cpu", str(tiny_cifar))
     with pytest.raises(KeyboardInterrupt):
@@ -173,14 +181,7 @@ def test_an_edited_preset_is_not_resumed_on_the_old_recipe(tmp_path, tiny_cifar,
     from trainers import benchmark as B
 
     monkeypatch.setitem(dcgan.PRESETS, "smoke", dict(dcgan.PRESETS["smoke"], steps=4, ckpt_every=2))
-    real_step = dcgan.step
-
-    def dies_at_step_3(nets, cfg, batches, it):
-        if it == 3:
-            raise KeyboardInterrupt
-        return real_step(nets, cfg, batches, it)
-
-    monkeypatch.setattr(dcgan, "step", dies_at_step_3)
+    real_step = _die_at_step_3(monkeypatch)
     protocol = B.Protocol(preset="smoke", minutes=None, n=10, ref_n=10, fid_ci=0, classifier="none")
     req = B.Request(("dcgan",), protocol, tmp_path / "bench", "cpu", str(tiny_cifar))
     with pytest.raises(KeyboardInterrupt):
