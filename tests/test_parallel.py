@@ -93,3 +93,22 @@ def test_two_gloo_processes_give_one_process_numbers(kind: str, small_sets, tmp_
     assert len(list(stores[2].glob("*.json"))) == 1
     features = sorted(p.name for p in (tmp_path / "cache2" / "features").rglob("*.npz"))
     assert features == sorted(p.name for p in (tmp_path / "cache1" / "features").rglob("*.npz"))
+
+
+def test_reference_build_under_torchrun_writes_one_entry_with_one_process_features(small_sets, tmp_path):
+    import numpy as np
+
+    ref = str(small_sets["ref"])
+    feats = {}
+    for n in (1, 2):
+        env = fresh_cache(tmp_path, f"cache{n}")
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}"]
+        cmd = (launcher if n > 1 else [sys.executable]) + ["-m", "ganbench", "reference", "build", ref]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert out.stdout.count("built and cached") == 1, out.stdout  # rank 0 alone printed
+        entries = list((tmp_path / f"cache{n}" / "features").rglob("*.npz"))
+        assert len(entries) == 1
+        feats[n] = np.load(entries[0])["pool3"]
+    assert feats[1].shape == feats[2].shape == (60, 2048)
+    assert np.allclose(feats[1], feats[2], rtol=1e-6, atol=1e-6)
