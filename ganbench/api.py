@@ -97,24 +97,12 @@ class Evaluator:
             self.cfg = ScoreConfig(samples="", ref=os.fspath(ref), **options)
         except TypeError as e:
             raise UserError(str(e)) from None
-        from ganbench import weights as W
-        from ganbench.extractors.inception import InceptionExtractor
-
         try:
-            extractor = InceptionExtractor(
-                W.resolve(self.cfg.inception_weights), backend=self.cfg.backend, resize_policy=self.cfg.resize,
-                batch_size=self.cfg.batch_size, device=device,
-            )  # fmt: skip
-        except ValueError as e:
+            self._setup: Setup = setup(self.cfg, device=None if device is None else str(device))
+        except UserError:
+            raise
+        except ValueError as e:  # e.g. a resize policy the extractor does not know
             raise UserError(str(e)) from None
-        classifier = None
-        if self.cfg.classifier != "none":
-            from ganbench import classaware
-
-            classifier = classaware.make_classifier(self.cfg.classifier, self.cfg.classifier_weights)
-            if device is not None:
-                classifier.device = str(device)
-        self._setup: Setup = setup(self.cfg, extractor, classifier)
         self._setup.load_reference()  # now, not inside the first score(): a bad reference fails here
 
     def __repr__(self) -> str:

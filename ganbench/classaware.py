@@ -35,11 +35,13 @@ FeaturesFor = Callable[..., tuple[dict, bool]]
 CLASS_STATS_CACHE_MIN = 5_000
 
 
-def make_classifier(arch: str, weights: str | None, batch_size: int = 256) -> ClassifierExtractor | None:
+def make_classifier(
+    arch: str, weights: str | None, batch_size: int = 256, device: str | None = None
+) -> ClassifierExtractor | None:
     """The surrogate for --classifier ARCH (None for "none")."""
     if arch == "none":
         return None
-    return ClassifierExtractor(resolve_classifier(arch, weights), batch_size=batch_size)
+    return ClassifierExtractor(resolve_classifier(arch, weights), batch_size=batch_size, device=device)
 
 
 def class_reference_stats(ref: Reference, identity: dict) -> dict[int, tuple[np.ndarray, np.ndarray]]:

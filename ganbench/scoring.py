@@ -160,17 +160,20 @@ class Setup:
         return self.reference
 
 
-def setup(cfg: ScoreConfig, extractor: InceptionExtractor | None = None, classifier=None) -> Setup:
-    """The networks for cfg (the surrogate resolved first: a missing file fails before any slow pass)."""
+def setup(
+    cfg: ScoreConfig, extractor: InceptionExtractor | None = None, classifier=None, device: str | None = None
+) -> Setup:
+    """The networks for cfg (the surrogate resolved first: a missing file fails before any slow pass).
+    device: where the torch networks run (None: CUDA when present, else CPU)."""
     stages = Stages()
     with stages("networks"):
         if extractor is None:
             extractor = InceptionExtractor(
                 W.resolve(cfg.inception_weights), backend=cfg.backend, resize_policy=cfg.resize,
-                batch_size=cfg.batch_size,
+                batch_size=cfg.batch_size, device=device,
             )  # fmt: skip
         if classifier is None and cfg.classifier != "none":
-            classifier = classaware.make_classifier(cfg.classifier, cfg.classifier_weights)
+            classifier = classaware.make_classifier(cfg.classifier, cfg.classifier_weights, device=device)
     return Setup(cfg, extractor, classifier, seconds=stages.seconds)
 
 
