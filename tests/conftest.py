@@ -61,6 +61,20 @@ def write_class_folders(root: Path, images: np.ndarray, labels: np.ndarray) -> P
     return root
 
 
+def write_fake_cifar(root: Path) -> Path:
+    """root/train/<class>/<i>.png: 4 random 32x32 images per class, enough for a smoke training run."""
+    from ganbench.inputs.imageset import CIFAR10_CLASSES
+
+    rng = np.random.default_rng(0)
+    for name in CIFAR10_CLASSES:
+        (root / "train" / name).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                root / "train" / name / f"{i}.png"
+            )
+    return root
+
+
 @pytest.fixture(scope="session")
 def small_sets(cifar_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """'samples': 40 CIFAR-10 test images, 'ref': 60 train images, both as PNG class folders."""

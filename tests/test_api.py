@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
 
 import ganbench
 from ganbench.cli import cli
 from ganbench.inputs.arrays import to_uint8
-from ganbench.inputs.imageset import CIFAR10_CLASSES
+from tests.conftest import write_fake_cifar
 
 N = 40  # 4 per class, in cycling label order (0, 1, ..., 9, 0, 1, ...) as a conditional generator draws them
 OPTIONS = dict(calibration_n=0, kid_subset_size=20)
@@ -189,14 +188,7 @@ def test_generator_matches_scoring_a_trainer_checkpoint(tmp_path: Path, ref: str
     from trainers.cli import train_command
     from trainers.sample import load_generator
 
-    data = tmp_path / "cifar"
-    rng = np.random.default_rng(0)
-    for name in CIFAR10_CLASSES:
-        (data / "train" / name).mkdir(parents=True)
-        for i in range(4):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-                data / "train" / name / f"{i}.jpg"
-            )
+    data = write_fake_cifar(tmp_path / "cifar")
     out = tmp_path / "runs"
     result = CliRunner().invoke(
         train_command, ["cgan", "--preset", "smoke", "--data", str(data), "--out", str(out)]

@@ -10,14 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-from PIL import Image
 
+from tests.conftest import write_fake_cifar
 from trainers import checkpoint
-from trainers.data import CIFAR10_CLASSES, BatchSampler
+from trainers.data import BatchSampler
 from trainers.sample import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,17 +26,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _fake_cifar(root: Path) -> Path:
-    rng = np.random.default_rng(0)
-    for name in CIFAR10_CLASSES:
-        (root / "train" / name).mkdir(parents=True)
-        for i in range(4):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
-                root / "train" / name / f"{i}.png"
-            )
-    return root
 
 
 def _worker(rank: int, world: int, port: int, jobs: list[list[str]], out: Path) -> None:
@@ -71,7 +59,7 @@ def _worker(rank: int, world: int, port: int, jobs: list[list[str]], out: Path) 
 
 
 def test_two_gloo_processes_train_in_sync_and_resume(tmp_path: Path) -> None:
-    data = _fake_cifar(tmp_path / "cifar")
+    data = write_fake_cifar(tmp_path / "cifar")
     runs, weights = tmp_path / "runs", tmp_path / "weights"
     weights.mkdir()
     base = ["--preset", "smoke", "--data", str(data), "--out", str(runs)]
@@ -107,7 +95,7 @@ def test_two_gloo_processes_train_in_sync_and_resume(tmp_path: Path) -> None:
 )
 def test_torchrun_module_entry_point(tmp_path: Path) -> None:
     """The documented command line, end to end: `torchrun --nproc_per_node=2 -m ganbench train ...`."""
-    data = _fake_cifar(tmp_path / "cifar")
+    data = write_fake_cifar(tmp_path / "cifar")
     torchrun = str(Path(sys.executable).parent / "torchrun")
     cmd = [torchrun, "--nproc_per_node=2", f"--master_port={_free_port()}", "-m", "ganbench", "train", "cgan",
            "--preset", "smoke", "--data", str(data), "--out", str(tmp_path / "runs"), "--threads", "1"]  # fmt: skip
