@@ -18,7 +18,8 @@ import torch.nn.functional as F
 
 from ganbench.atomic import atomic_write
 from ganbench.errors import UserError, note
-from ganbench.extractors.classifier import ARCH_DEPTH, CUSTOM_KEY, MEAN, STD, CifarResNet, normalise
+from ganbench.extractors.classifier import ARCH_DEPTH, CUSTOM_KEY
+from ganbench.extractors.classifier_net import MEAN, STD, CifarResNet, normalise
 from ganbench.inputs.sources import load_source
 
 

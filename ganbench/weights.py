@@ -9,6 +9,7 @@ at the cache.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganbench.atomic import atomic_copy
+from ganbench.atomic import atomic_copy, atomic_write_text
 from ganbench.errors import UserError, note, warn
 
 
@@ -91,13 +92,46 @@ def offline() -> bool:
     return os.environ.get("GANBENCH_OFFLINE", "") not in ("", "0", "false")
 
 
+HASH_MEMO = "hashes.json"  # in the cache root: file identity (path, size, mtime, inode) -> (sha256, sha1)
+HASH_MEMO_MAX = 64
+
+
+def _hash_memo_path() -> Path:
+    return cache_root() / HASH_MEMO
+
+
+def _stat_key(path: Path) -> str:
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+
+
 def file_hashes(path: Path) -> tuple[str, str]:
-    """(sha256, sha1) of a file, read once."""
+    """(sha256, sha1) of a file, read once, then remembered by the file's path, size, mtime and inode: every
+    run verifies its ~100 MB of weights, and re-reading them was a tenth of a cached re-score. A file
+    rewritten in place is re-hashed (its mtime moves)."""
+    key = _stat_key(path)
+    memo_path = _hash_memo_path()
+    try:
+        memo = json.loads(memo_path.read_text())
+        if not isinstance(memo, dict):
+            memo = {}
+    except (OSError, ValueError):
+        memo = {}
+    hit = memo.get(key)
+    if isinstance(hit, list) and len(hit) == 2 and all(isinstance(h, str) for h in hit):
+        return hit[0], hit[1]
     h256, h1 = hashlib.sha256(), hashlib.sha1()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h256.update(chunk)
             h1.update(chunk)
+    memo = {k: v for k, v in list(memo.items())[-(HASH_MEMO_MAX - 1) :] if k != key}
+    memo[key] = [h256.hexdigest(), h1.hexdigest()]
+    try:  # a read-only cache only costs the re-hash next time
+        memo_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(memo_path, json.dumps(memo, indent=0) + "\n")
+    except OSError:
+        pass
     return h256.hexdigest(), h1.hexdigest()
 
 

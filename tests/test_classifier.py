@@ -11,6 +11,7 @@ import torch
 
 from ganbench.errors import UserError
 from ganbench.extractors import classifier as C
+from ganbench.extractors import classifier_net as N
 
 torch.set_num_threads(1)
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "weights"
@@ -27,11 +28,11 @@ def weight_files() -> dict[str, Path]:
 @pytest.mark.parametrize(("depth", "params"), [(20, 0.27e6), (56, 0.85e6)])
 def test_architecture_matches_the_paper(depth, params):
     """He et al. table 6: ResNet-20 has 0.27M parameters, ResNet-56 0.85M; option A shortcuts add none."""
-    net = C.CifarResNet(depth)
+    net = N.CifarResNet(depth)
     assert sum(p.numel() for p in net.parameters()) == pytest.approx(params, rel=0.01)
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     with pytest.raises(ValueError, match="6n"):
-        C.CifarResNet(21)
+        N.CifarResNet(21)
 
 
 def test_pretrained_weights_load_and_classify(weight_files, cifar_dir):
@@ -89,14 +90,14 @@ def test_unknown_or_tampered_file_is_refused(weight_files, tmp_path):
 
 
 def test_own_checkpoint_is_accepted(tmp_path):
-    net = C.CifarResNet(20)
+    net = N.CifarResNet(20)
     path = tmp_path / "mine.pt"
     torch.save({C.CUSTOM_KEY: {"arch": "resnet20"}, "state_dict": net.state_dict()}, path)
     resolved = C.identify(path)
     assert resolved.arch == "resnet20" and resolved.source == "ganbench classifier train"
     assert C.build(resolved) is not None
     torch.save({C.CUSTOM_KEY: {"arch": "resnet56"}, "state_dict": net.state_dict()}, path)
-    with pytest.raises(UserError, match="do not fit resnet56"):
+    with pytest.raises(UserError, match="do not fit a resnet56"):
         C.build(C.identify(path))
 
 

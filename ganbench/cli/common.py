@@ -5,10 +5,7 @@ from __future__ import annotations
 import click
 
 from ganbench.errors import UserError
-
-# ganbench.extractors.resize.POLICIES, spelled out so that `ganbench --help` need not import torch
-# (tests/test_resize.py checks they agree).
-RESIZE_POLICIES = ("legacy-tf", "clean", "torch-bilinear", "pil-bilinear")
+from ganbench.extractors import RESIZE_POLICIES
 
 
 class Group(click.Group):

@@ -1,19 +1,24 @@
 """Runners for one network behind one call: torch (CPU or CUDA) and onnxruntime (CPU).
 
 A runner takes float32 [N,3,299,299] and returns a tuple of float32 numpy arrays. `CALLS` counts forward
-passes so tests can prove a cache hit ran no network.
+passes so tests can prove a cache hit ran no network. torch is imported only where a network runs: a fully
+cached re-score never imports it (that import is most of a small run's start-up).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 
 from ganbench.atomic import atomic_write
+
+if TYPE_CHECKING:
+    import torch
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 CALLS = {"forward": 0}
@@ -27,11 +32,15 @@ class Runner(Protocol):
 
 class TorchRunner:
     def __init__(self, module: torch.nn.Module, device: str) -> None:
+        import torch
+
         self.device = torch.device(device)
         self.module = module.to(self.device).eval().requires_grad_(False)
         self.name = f"torch-{self.device.type}"
 
     def __call__(self, x: torch.Tensor) -> tuple[np.ndarray, ...]:
+        import torch
+
         CALLS["forward"] += 1
         with torch.inference_mode():
             outs = self.module(x.to(self.device))
@@ -54,24 +63,41 @@ class OrtRunner:
         return tuple(self.session.run(None, {self.input: x.cpu().numpy()}))
 
 
+# A GPU's device nodes (NVIDIA, ROCm's kfd, WSL's dxg): without any of them torch.cuda.is_available() is False
+# on every platform torch supports, so the answer needs no torch import; with one, torch is asked.
+GPU_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia", "/dev/kfd", "/dev/dxg")
+
+
+def cuda_available() -> bool:
+    """torch.cuda.is_available(), importing torch only on a machine that has a GPU device node."""
+    if "torch" not in sys.modules and not any(os.path.exists(p) for p in GPU_NODES):
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def default_device() -> str:
+    return "cuda" if cuda_available() else "cpu"
+
+
 def pick(backend: str) -> str:
     """'auto' -> torch on CUDA when present, else onnxruntime when installed, else torch on CPU."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "auto":
         return backend
-    if torch.cuda.is_available():
+    if cuda_available():
         return "torch"
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return "torch"
-    return "onnxruntime"
+    # find_spec, not import: onnxruntime loads only when a network runs (OrtRunner)
+    return "onnxruntime" if importlib.util.find_spec("onnxruntime") is not None else "torch"
 
 
 def export_onnx(module: torch.nn.Module, path: Path, output_names: list[str]) -> None:
     """Export with a dynamic batch axis, atomically (a killed export leaves no half file)."""
     import warnings
+
+    import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(2, 3, 299, 299)

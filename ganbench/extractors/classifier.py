@@ -23,15 +23,13 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
-from tqdm import tqdm
 
 from ganbench.atomic import atomic_copy
 from ganbench.errors import UserError, note
+from ganbench.extractors.backends import default_device
 from ganbench.weights import file_hashes, offline, weights_dir
 
 # torch.load of a file that is not (or no longer) a torch checkpoint: bad pickle, bad zip, short file.
@@ -39,10 +37,10 @@ TORCH_LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, OSError, Va
 
 # Bump when anything that changes the probabilities for the same weights changes (cache keys use it).
 CLASSIFIER_VERSION = 1
-# Normalisation the pretrained weights were trained with (akamaster, ImageNet's constants), on x / 255.
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
 CUSTOM_KEY = "ganbench_classifier"  # marks a checkpoint written by `ganbench classifier train`
+if TYPE_CHECKING:
+    from ganbench.extractors.classifier_net import CifarResNet
+
 _URL = "https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/"
 
 
@@ -79,88 +77,6 @@ class ResolvedClassifier:
         }
 
 
-# ----------------------------------------------------------------------------------------------- network
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        # Option A: no parameters in the shortcut; subsample by 2 and zero-pad the extra channels evenly.
-        self.pad = (planes - in_planes) // 2 if (stride != 1 or in_planes != planes) else None
-
-    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
-        if self.pad is None:
-            return x
-        return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
-
-
-class CifarResNet(nn.Module):
-    """depth = 6n + 2 (20: n=3, 56: n=9). Input: normalised float [N, 3, 32, 32]; output: logits [N, 10]."""
-
-    def __init__(self, depth: int = 56, num_classes: int = 10) -> None:
-        super().__init__()
-        if (depth - 2) % 6:
-            raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
-        n = (depth - 2) // 6
-        self.conv1 = nn.Conv2d(3, 16, 3, stride=1, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        self.layer1 = self._stage(16, 16, n, 1)
-        self.layer2 = self._stage(16, 32, n, 2)
-        self.layer3 = self._stage(32, 64, n, 2)
-        self.linear = nn.Linear(64, num_classes)
-        for m in self.modules():  # He init for training from scratch; pretrained weights overwrite it
-            if isinstance(m, nn.Conv2d | nn.Linear):
-                nn.init.kaiming_normal_(m.weight)
-
-    @staticmethod
-    def _stage(in_planes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
-        layers = [BasicBlock(in_planes, planes, stride)]
-        layers += [BasicBlock(planes, planes, 1) for _ in range(blocks - 1)]
-        return nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.layer3(self.layer2(self.layer1(out)))
-        out = out.mean(dim=(2, 3))  # global average pooling over the 8x8 map
-        return self.linear(out)
-
-
-def normalise(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [N,3,32,32] -> float, scaled to [0,1] then standardised as the weights expect."""
-    x = images.float() / 255.0
-    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
-
-
-def clean_state_dict(sd: dict) -> dict:
-    """Strip DataParallel's `module.` prefix (akamaster saved through it)."""
-    return {(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()}
-
-
-def build(resolved: ResolvedClassifier) -> CifarResNet:
-    """The network with `resolved`'s weights, in eval mode. Missing BN step counters are the only tolerated gap."""
-    ckpt = torch.load(resolved.path, map_location="cpu", weights_only=True)
-    net = CifarResNet(ARCH_DEPTH[resolved.arch])
-    missing, unexpected = net.load_state_dict(clean_state_dict(ckpt["state_dict"]), strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]  # 2018 files predate the buffer
-    if missing or unexpected:
-        raise UserError(
-            f"classifier weights {resolved.path} do not fit {resolved.arch} (missing {missing[:3]}, "
-            f"unexpected {unexpected[:3]}); pass the matching --classifier"
-        )
-    return net.eval()
-
-
 # ----------------------------------------------------------------------------------------------- weights
 
 
@@ -172,6 +88,8 @@ def identify(path: Path) -> ResolvedClassifier:
     for spec in KNOWN_CLASSIFIERS.values():
         if sha256.startswith(spec.sha256_prefix):
             return ResolvedClassifier(path, spec.arch, sha256, "akamaster")
+    import torch  # only for a file of no published hash: a known one needs no torch
+
     try:  # weights_only: an unknown file is parsed as tensors and plain containers only, never run
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except TORCH_LOAD_ERRORS:  # not a torch file, or a damaged one: it matches nothing (the error below)
@@ -255,6 +173,13 @@ def resolve_classifier(
 # ----------------------------------------------------------------------------------------------- extractor
 
 
+def build(resolved: ResolvedClassifier) -> CifarResNet:
+    """The network with `resolved`'s weights, in eval mode (imports torch)."""
+    from ganbench.extractors import classifier_net
+
+    return classifier_net.build(resolved.path, ARCH_DEPTH[resolved.arch])
+
+
 class ClassifierExtractor:
     """Same calling convention as InceptionExtractor, so scoring.features_for caches its output too."""
 
@@ -265,7 +190,7 @@ class ClassifierExtractor:
     ) -> None:
         self.resolved = resolved
         self.batch_size = batch_size
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or default_device()
         self._net: CifarResNet | None = None  # built on first use: a cache hit needs no network
 
     def identity(self) -> dict:
@@ -286,6 +211,11 @@ class ClassifierExtractor:
         """uint8 [N,3,32,32] -> float32 softmax probabilities [N, 10]."""
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (3, 32, 32):
             raise ValueError(f"expected uint8 [N,3,32,32], got {images.dtype} {images.shape}")
+        import torch
+        from tqdm import tqdm
+
+        from ganbench.extractors.classifier_net import normalise
+
         if self._net is None:
             self._net = build(self.resolved).to(self.device)
         out = np.empty((len(images), 10), np.float32)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from tqdm import tqdm
 
 from ganbench import weights as W
-from ganbench.extractors import backends
-from ganbench.extractors.inception_net import FIDInceptionV3
-from ganbench.extractors.resize import POLICIES, resize
+from ganbench.extractors import RESIZE_POLICIES, backends
+
+if TYPE_CHECKING:
+    from ganbench.extractors.inception_net import FIDInceptionV3
 
 # Bump when anything that changes the numbers for the same weights and resize changes (cache keys use it).
 EXTRACTOR_VERSION = 1
@@ -28,8 +28,10 @@ class InceptionExtractor:
         batch_size: int = 64,
         device: str | None = None,
     ) -> None:
-        if resize_policy not in POLICIES:
-            raise ValueError(f"unknown resize policy {resize_policy!r}; choose one of {', '.join(POLICIES)}")
+        if resize_policy not in RESIZE_POLICIES:
+            raise ValueError(
+                f"unknown resize policy {resize_policy!r}; choose one of {', '.join(RESIZE_POLICIES)}"
+            )
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.weights = resolved
@@ -37,7 +39,7 @@ class InceptionExtractor:
         self.batch_size = batch_size
         self.has_logits = resolved.spec.has_logits
         self.backend = backends.pick(backend)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or backends.default_device()
         self._runner: backends.Runner | None = None  # built on first use: a cache hit needs no network
 
     def identity(self) -> dict:
@@ -54,6 +56,8 @@ class InceptionExtractor:
         return ["pool3", "logits"] if self.has_logits else ["pool3"]
 
     def _module(self) -> FIDInceptionV3:
+        from ganbench.extractors.inception_net import FIDInceptionV3
+
         net = FIDInceptionV3(with_logits=self.has_logits)
         net.load_state_dict(W.load_state_dict(self.weights), strict=True)
         return net.eval()
@@ -82,6 +86,11 @@ class InceptionExtractor:
         """uint8 [N,3,H,W] -> float32 features, computed batch by batch (memory stays flat)."""
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected uint8 [N,3,H,W], got {images.dtype} {images.shape}")
+        import torch
+        from tqdm import tqdm
+
+        from ganbench.extractors.resize import resize
+
         run = self.runner()
         n = len(images)
         out = {name: np.empty((n, 2048 if name == "pool3" else 1008), np.float32) for name in self.outputs}

@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ganbench.extractors import RESIZE_POLICIES as POLICIES
+
 SIZE = 299
-POLICIES = ("legacy-tf", "clean", "torch-bilinear", "pil-bilinear")
 
 
 def _legacy_tf(x: torch.Tensor) -> torch.Tensor:
