@@ -44,10 +44,15 @@ def make_classifier(
     return ClassifierExtractor(resolve_classifier(arch, weights), batch_size=batch_size, device=device)
 
 
-def class_reference_stats(ref: Reference, identity: dict) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per-class (mu, sigma) of a labelled reference, cached beside its features for large references
-    (keyed by its content, the network and the labels, since the labels decide the split)."""
+def class_reference(
+    ref: Reference, identity: dict
+) -> dict[int, np.ndarray] | dict[int, tuple[np.ndarray, np.ndarray]]:
+    """What intra_class_fid compares each class with: the class's reference features when no class has more
+    rows than dimensions (exact and cheap), else its (mu, sigma), cached beside the reference's features for
+    large references (keyed by its content, the network and the labels, since the labels decide the split)."""
     assert ref.features is not None and ref.labels is not None
+    if np.bincount(ref.labels, minlength=CW.NUM_CLASSES).max() <= ref.features.shape[1]:
+        return CW.class_features(ref.features, ref.labels)
     if len(ref.features) <= CLASS_STATS_CACHE_MIN:
         return CW.class_stats(ref.features, ref.labels)
     labels_sha = hashlib.sha256(ref.labels.tobytes()).hexdigest()
@@ -230,7 +235,7 @@ def evaluate(
     elif ref.labels is None:
         unavailable.setdefault("ifid", "the reference has no labels, so it has no per-class statistics")
     elif labels is not None:
-        real_stats = class_reference_stats(ref, identity)
+        real_stats = class_reference(ref, identity)
         ifid = CW.intra_class_fid(pool3, labels, real_stats)
         metrics["ifid"] = ifid["ifid"]
         if ifid["ifid"] is None:

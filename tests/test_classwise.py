@@ -167,3 +167,14 @@ def test_nearest_and_mean_pairwise_distance_exact():
     assert DV.mean_pairwise_distance(x) == pytest.approx((5 + 10 + 5) / 3, abs=1e-4)
     mu, _ = feature_stats(x)  # sanity: the module shares the pool3 conventions (rows are images)
     assert mu.shape == (2,)
+
+
+def test_intra_class_fid_from_class_features_matches_class_statistics():
+    """Classes with at most d reference rows are compared through their features (the exact route)."""
+    rng = np.random.default_rng(5)
+    real, real_y = rng.normal(size=(300, 40)), np.arange(300) % 10
+    fake, fake_y = rng.normal(0.2, 1.1, size=(200, 40)), np.arange(200) % 10
+    by_features = CW.intra_class_fid(fake, fake_y, CW.class_features(real, real_y))
+    by_stats = CW.intra_class_fid(fake, fake_y, CW.class_stats(real, real_y))
+    assert by_features["fid"] == pytest.approx(by_stats["fid"], rel=1e-7)
+    assert by_features["ifid"] == pytest.approx(by_stats["ifid"], rel=1e-7)

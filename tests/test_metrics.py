@@ -23,6 +23,7 @@ from ganbench.metrics import (
     density_coverage,
     feature_stats,
     fid,
+    fid_between_features,
     fid_from_stats,
     frechet_distance,
     inception_score,
@@ -143,7 +144,43 @@ def test_fid_symmetric(small) -> None:
 
 def test_fid_from_stats_equals_fid(small) -> None:
     fake, real = small
-    assert fid_from_stats(*feature_stats(fake), *feature_stats(real))["fid"] == fid(fake, real)["fid"]
+    # fid() of features takes the singular-value route; from statistics, the covariance route
+    assert fid_from_stats(*feature_stats(fake), *feature_stats(real))["fid"] == pytest.approx(
+        fid(fake, real)["fid"], rel=1e-9
+    )
+
+
+def _antipodal(q: np.ndarray, scales: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
+    """Rows +-s_i q_i (+ shift): mean exactly `shift`, covariance 2/(n-1) sum s_i^2 q_i q_i^T, rank k < d."""
+    v = q[:, : len(scales)].T * scales[:, None]
+    return np.concatenate([v, -v]) + shift
+
+
+def test_fid_of_rank_deficient_features_is_exact_on_the_singular_value_route() -> None:
+    """Fewer samples than dimensions (every CPU-sized run): a closed form from shared orthogonal directions.
+    The covariance route squares the condition number and lands ~1e-8 off here; features -> ~1e-15."""
+    rng = np.random.default_rng(1)
+    d = 512
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    sx, sy, shift = rng.uniform(1, 3, 200), rng.uniform(1, 3, 120), rng.normal(size=d) * 0.1
+    x, y = _antipodal(q, sx, shift), _antipodal(q, sy, 0.0)
+    ex, ey = 2 * sx**2 / (len(x) - 1), 2 * sy**2 / (len(y) - 1)
+    exact = shift @ shift + ex.sum() + ey.sum() - 2 * np.sqrt(ex[:120] * ey).sum()
+    assert fid_between_features(x, y) == pytest.approx(exact, rel=1e-13)
+    assert fid_between_features(y, x) == pytest.approx(exact, rel=1e-13)
+    assert fid(x, y)["fid"] == pytest.approx(exact, rel=1e-13)
+    # the covariance route is right to its documented rounding only
+    assert frechet_distance(*feature_stats(x), *feature_stats(y)) == pytest.approx(exact, rel=1e-6)
+
+
+@pytest.mark.parametrize(("nx", "ny"), [(30, 20), (30, 80), (80, 30), (90, 70)])
+def test_fid_between_features_takes_every_route_to_the_same_value(nx: int, ny: int) -> None:
+    rng = np.random.default_rng(nx + ny)
+    x = rng.normal(size=(nx, 40)) @ rng.normal(size=(40, 40))
+    y = rng.normal(0.3, 1.2, size=(ny, 40))
+    expected = frechet_distance(*feature_stats(x), *feature_stats(y))
+    # within the covariance route's own rounding on rank-deficient covariances (fid.py)
+    assert fid_between_features(x, y) == pytest.approx(expected, rel=1e-7)
 
 
 def _tf_fid(fake: np.ndarray, real: np.ndarray) -> float:

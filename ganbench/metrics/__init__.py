@@ -1,6 +1,14 @@
 """Pure metric functions: numpy features/logits in, dict of Python floats out."""
 
-from .fid import FID_BIAS_THRESHOLD, feature_stats, fid, fid_from_stats, frechet_distance
+from .fid import (
+    FID_BIAS_THRESHOLD,
+    feature_stats,
+    fid,
+    fid_against_stats,
+    fid_between_features,
+    fid_from_stats,
+    frechet_distance,
+)
 from .inception_score import inception_score
 from .kid import kid
 from .prdc import density_coverage, precision_recall
@@ -19,6 +27,8 @@ __all__ = [
     "density_coverage",
     "feature_stats",
     "fid",
+    "fid_against_stats",
+    "fid_between_features",
     "fid_from_stats",
     "frechet_distance",
     "inception_score",

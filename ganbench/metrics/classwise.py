@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fid import feature_stats, frechet_distance
+from .fid import feature_stats, fid_against_stats, fid_between_features
 
 NUM_CLASSES = 10
 # Below this many samples a class's FID is dominated by its small-sample bias (and the 2048-d covariance is
@@ -122,36 +122,20 @@ def class_stats(features: np.ndarray, labels: np.ndarray) -> dict[int, tuple[np.
     return {c: feature_stats(features[y == c]) for c in range(NUM_CLASSES) if (y == c).sum() >= 2}
 
 
-def fid_against_stats(features: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
-    """FID of (n, d) features against real statistics (mu, sigma); the same value as
-    frechet_distance(*feature_stats(features), mu, sigma), computed in n x n when n <= d.
-
-    With fewer rows than dimensions the sample covariance is A^T A, A = (X - mean) / sqrt(n - 1) (n x d),
-    and the nonzero eigenvalues of sigma A^T A are those of the symmetric PSD A sigma A^T (n x n), so
-    tr sqrt(sigma S) needs one n x n eigenproblem instead of two 2048 x 2048 ones: at 50-1,000 samples per
-    class that is what keeps ten per-class FIDs cheap next to the network pass.
-    """
-    x = np.asarray(features, dtype=np.float64)
-    n, d = x.shape
-    if n < 2:
-        raise ValueError(f"FID needs at least 2 rows, got {n}")
-    if n > d:
-        return frechet_distance(*feature_stats(x), mu, sigma)
-    mean = x.mean(0)
-    a = (x - mean) / np.sqrt(n - 1)
-    m = (a @ sigma) @ a.T
-    eig = np.linalg.eigvalsh((m + m.T) / 2)
-    diff = mean - mu
-    tr_fake = float(np.einsum("ij,ij->", a, a))
-    return float(diff @ diff + tr_fake + np.trace(sigma) - 2.0 * np.sqrt(np.clip(eig, 0.0, None)).sum())
+def class_features(features: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
+    """The rows of each class that has at least 2 (what intra_class_fid takes instead of class_stats when
+    every class has at most d rows: the exact route, and no d x d statistics)."""
+    y = _check_labels(labels, "labels", len(features))
+    return {c: features[y == c] for c in range(NUM_CLASSES) if (y == c).sum() >= 2}
 
 
 def intra_class_fid(
     fake_features: np.ndarray,
     fake_labels: np.ndarray,
-    real_stats: dict[int, tuple[np.ndarray, np.ndarray]],
+    real_stats: dict[int, np.ndarray] | dict[int, tuple[np.ndarray, np.ndarray]],
 ) -> dict:
-    """FID of each class's samples against that class's real statistics, and their mean (IFID).
+    """FID of each class's samples against that class's real features (class_features) or statistics
+    (class_stats), and their mean (IFID).
 
     fid[c] is None with reasons[c] when the class has fewer than 2 samples on either side; "ifid" is the
     mean over classes with a value, and None (with "ifid_reason") unless every class present in the
@@ -167,7 +151,13 @@ def intra_class_fid(
         elif counts[c] < 2:
             reasons[c] = f"{counts[c]} generated sample(s) of this class; FID needs 2 or more"
         else:
-            fids[c] = fid_against_stats(fake_features[y == c], *real_stats[c])
+            real = real_stats[c]
+            fake = fake_features[y == c]
+            fids[c] = (
+                fid_between_features(fake, real)
+                if isinstance(real, np.ndarray)
+                else fid_against_stats(fake, *real)
+            )
     missing = [c for c in real_stats if fids[c] is None]
     out: dict = {"fid": fids, "n_samples": [int(n) for n in counts], "reasons": reasons}
     if missing or not real_stats:

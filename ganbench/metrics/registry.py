@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .bootstrap import SubsetFID, fid_bootstrap
-from .fid import feature_stats, fid_from_stats
+from .fid import fid_against_stats, fid_between_features
 from .fid_infinity import MIN_SAMPLES as FID_INF_MIN
 from .fid_infinity import fid_infinity, is_infinity
 from .inception_score import inception_score
@@ -59,7 +59,10 @@ class MetricInputs:
     # draw their subsets from one projection of the samples.
     @cached_property
     def fid(self) -> float:
-        return fid_from_stats(*feature_stats(self.pool3), self.ref_mu, self.ref_sigma)["fid"]
+        n, d = self.pool3.shape
+        if self.ref_features is not None and n <= d and len(self.ref_features) <= d:
+            return fid_between_features(self.pool3, self.ref_features)  # exact, and no d x d eigensolve
+        return fid_against_stats(self.pool3, self.ref_mu, self.ref_sigma)
 
     @cached_property
     def subset_fid(self) -> SubsetFID:
