@@ -12,7 +12,6 @@ import codecs
 import hashlib
 import os
 import pickle
-import re
 
 import numpy as np
 
@@ -247,8 +246,9 @@ def _load_genuine(
 
 def _natural_key(name: str) -> tuple:
     # "2.png" before "10.png": keeps CIFAR-10's within-class order for copies whose names are not zero-padded.
+    # isdecimal() is re's \d+ (Unicode Nd), without a regex per file: 60,000 keys per cifar10 score.
     stem = os.path.splitext(name)[0]
-    return (0, int(stem), name) if re.fullmatch(r"\d+", stem) else (1, 0, name)
+    return (0, int(stem), name) if stem.isdecimal() else (1, 0, name)
 
 
 def _load_folder_copy(
