@@ -4,6 +4,7 @@ protocol; resume with what remains of a time budget (a driven clock); bad input 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,9 @@ def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
     table = (out / "benchmark.md").read_text()
     assert "| dcgan | " in table and "| cgan | " in table and "2 / 2" in table
     assert "FID 138.3" in table and "Machine:" in table and "the `smoke` preset's steps" in table
+    # an unconditional arch's class metrics: "n/a" in the cell, the reason below the table
+    assert "n/a: dcgan classifier_accuracy: the samples have no labels" in table
+    assert re.search(r"\bcgan classifier_accuracy", table) is None  # cgan has labels: it has an accuracy
 
     # the same command again: nothing is trained or scored twice
     import ganbench.scoring

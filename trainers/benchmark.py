@@ -333,19 +333,31 @@ def benchmark_markdown(req: Request, records: dict[str, dict]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     first = next(iter(records.values()), None)
+    missing: list[str] = []  # "arch metric: reason", below the table (a reason does not fit in a cell)
+
+    def cell(rec: dict, key: str, spec: str) -> str:
+        if rec["metrics"].get(key) is None:
+            missing.append(
+                f"{rec['benchmark']['name']} {key}: {rec.get('unavailable', {}).get(key, 'not computed')}"
+            )
+            return "n/a"
+        return C.metric_cell(rec, key, spec)["text"]
+
     for name, rec in records.items():
         b = rec["benchmark"]
         ci = L.ci_of(rec)
         row = [
             name,
-            C.metric_cell(rec, "fid", ".2f")["text"] + ("" if ci is None else f" [{ci[0]:.1f}, {ci[1]:.1f}]"),
-            *(C.metric_cell(rec, key, spec)["text"] for key, spec in MD_METRICS),
+            cell(rec, "fid", ".2f") + ("" if ci is None else f" [{ci[0]:.1f}, {ci[1]:.1f}]"),
+            *(cell(rec, key, spec) for key, spec in MD_METRICS),
             C.flags_cell(L.class_view(rec).flags)["text"],
             f"{b['steps']:,} / {b['steps_budget']:,}",
             f"{b['train_seconds'] / 60:.1f}",
             "n/a" if b["img_per_s"] is None else f"{b['img_per_s']:.0f}",
         ]
         lines.append("| " + " | ".join(row) + " |")
+    if missing:
+        lines += ["", "n/a: " + "; ".join(missing) + "."]
     lines += ["", "Reported elsewhere (their own protocols; orientation, not equals) and the cpu-hour targets:", "",
               "| arch | write-up | target |", "|---|---|---|"]  # fmt: skip
     lines += [f"| {name} | {WRITE_UPS[name][0]} | {WRITE_UPS[name][1]} |" for name in req.archs]
