@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,12 @@ def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
     assert (out / "site" / "index.html").is_file()
     table = (out / "benchmark.md").read_text()
     assert "| dcgan | " in table and "| cgan | " in table and "2 / 2" in table
+    from trainers.benchmark import code_version
+
+    git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent,
+                         capture_output=True, text=True)  # fmt: skip
+    want = git.stdout.strip() if git.returncode == 0 else None  # the commit that ran, when a checkout ran it
+    assert code_version() == want and all(r["benchmark"]["code"] == want for r in records.values())
     assert "FID 138.3" in table and "Machine:" in table and "the `smoke` preset's steps" in table
     # an unconditional arch's class metrics: "n/a" in the cell, the reason below the table
     assert "n/a: dcgan classifier_accuracy: the samples have no labels" in table

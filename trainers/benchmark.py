@@ -226,6 +226,7 @@ def score_arch(req: Request, name: str, trained: dict[str, Any], echo: Callable[
             )
         },  # fmt: skip
         "machine": machine(),
+        "code": code_version(),
     }
     return write_record(record, req.out / "results")
 
@@ -242,6 +243,21 @@ def machine() -> dict[str, Any]:
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "torch": str(torch.__version__)}
+
+
+def code_version() -> str | None:
+    """`git describe --always --dirty` of the checkout that ran (None outside one): the version string alone
+    does not tell two development trees apart, and the recipes change between commits."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
 
 
 def _eta(req: Request, names: list[str]) -> str:
