@@ -30,8 +30,9 @@ LABEL_KEYS = ("classifier_accuracy", "macro_f1", "ifid")
 PROB_KEYS = ("classifier_accuracy", "macro_f1", "classifier_score", "classifier_kl", "pred_kl_uniform")
 OFFENDERS = 10  # worst memorised images listed by name
 FeaturesFor = Callable[..., tuple[dict, bool]]
-# Per-class statistics are cached only for references above this size: the entry is 10 x 2048^2 float64
-# (~320 MB) whatever the size, and reading it (~1 s) is slower than computing them from 1,000 rows (~0.1 s).
+# Per-class statistics (needed only when a class has more rows than dimensions) are cached only for references
+# above this size: the entry is 10 x 2048^2 float64 (~320 MB) whatever the size, and reading it (~1 s) is slower
+# than computing them from 1,000 rows (~0.1 s).
 CLASS_STATS_CACHE_MIN = 5_000
 
 
@@ -235,11 +236,11 @@ def evaluate(
     elif ref.labels is None:
         unavailable.setdefault("ifid", "the reference has no labels, so it has no per-class statistics")
     elif labels is not None:
-        real_stats = class_reference(ref, identity)
-        ifid = CW.intra_class_fid(pool3, labels, real_stats)
+        real_classes = class_reference(ref, identity)
+        ifid = CW.intra_class_fid(pool3, labels, real_classes)
         metrics["ifid"] = ifid["ifid"]
         if ifid["ifid"] is None:
-            missing = [CIFAR10_CLASSES[c] for c in real_stats if ifid["fid"][c] is None]
+            missing = [CIFAR10_CLASSES[c] for c in real_classes if ifid["fid"][c] is None]
             unavailable["ifid"] = (
                 f"no per-class FID for {', '.join(missing)} (fewer than 2 samples); IFID averages every "
                 "reference class or none"

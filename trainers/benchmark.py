@@ -351,11 +351,9 @@ def benchmark_markdown(req: Request, records: dict[str, dict]) -> str:
     first = next(iter(records.values()), None)
     missing: list[str] = []  # "arch metric: reason", below the table (a reason does not fit in a cell)
 
-    def cell(rec: dict, key: str, spec: str) -> str:
+    def cell(name: str, rec: dict, key: str, spec: str) -> str:
         if rec["metrics"].get(key) is None:
-            missing.append(
-                f"{rec['benchmark']['name']} {key}: {rec.get('unavailable', {}).get(key, 'not computed')}"
-            )
+            missing.append(f"{name} {key}: {rec.get('unavailable', {}).get(key, 'not computed')}")
             return "n/a"
         return C.metric_cell(rec, key, spec)["text"]
 
@@ -364,8 +362,8 @@ def benchmark_markdown(req: Request, records: dict[str, dict]) -> str:
         ci = L.ci_of(rec)
         row = [
             name,
-            cell(rec, "fid", ".2f") + ("" if ci is None else f" [{ci[0]:.1f}, {ci[1]:.1f}]"),
-            *(cell(rec, key, spec) for key, spec in MD_METRICS),
+            cell(name, rec, "fid", ".2f") + ("" if ci is None else f" [{ci[0]:.1f}, {ci[1]:.1f}]"),
+            *(cell(name, rec, key, spec) for key, spec in MD_METRICS),
             C.flags_cell(L.class_view(rec).flags)["text"],
             f"{b['steps']:,} / {b['steps_budget']:,}",
             f"{b['train_seconds'] / 60:.1f}",

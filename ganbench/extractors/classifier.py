@@ -32,15 +32,15 @@ from ganbench.errors import UserError, note
 from ganbench.extractors.backends import default_device
 from ganbench.weights import file_hashes, offline, weights_dir
 
+if TYPE_CHECKING:
+    from ganbench.extractors.classifier_net import CifarResNet
+
 # torch.load of a file that is not (or no longer) a torch checkpoint: bad pickle, bad zip, short file.
 TORCH_LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile)
 
 # Bump when anything that changes the probabilities for the same weights changes (cache keys use it).
 CLASSIFIER_VERSION = 1
 CUSTOM_KEY = "ganbench_classifier"  # marks a checkpoint written by `ganbench classifier train`
-if TYPE_CHECKING:
-    from ganbench.extractors.classifier_net import CifarResNet
-
 _URL = "https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/"
 
 

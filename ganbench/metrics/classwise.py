@@ -132,7 +132,7 @@ def class_features(features: np.ndarray, labels: np.ndarray) -> dict[int, np.nda
 def intra_class_fid(
     fake_features: np.ndarray,
     fake_labels: np.ndarray,
-    real_stats: dict[int, np.ndarray] | dict[int, tuple[np.ndarray, np.ndarray]],
+    real_classes: dict[int, np.ndarray] | dict[int, tuple[np.ndarray, np.ndarray]],
 ) -> dict:
     """FID of each class's samples against that class's real features (class_features) or statistics
     (class_stats), and their mean (IFID).
@@ -146,26 +146,26 @@ def intra_class_fid(
     fids: list[float | None] = [None] * NUM_CLASSES
     reasons: dict[int, str] = {}
     for c in range(NUM_CLASSES):
-        if c not in real_stats:
+        if c not in real_classes:
             reasons[c] = "fewer than 2 reference images of this class"
         elif counts[c] < 2:
             reasons[c] = f"{counts[c]} generated sample(s) of this class; FID needs 2 or more"
         else:
-            real = real_stats[c]
+            real = real_classes[c]
             fake = fake_features[y == c]
             fids[c] = (
                 fid_between_features(fake, real)
                 if isinstance(real, np.ndarray)
                 else fid_against_stats(fake, *real)
             )
-    missing = [c for c in real_stats if fids[c] is None]
+    missing = [c for c in real_classes if fids[c] is None]
     out: dict = {"fid": fids, "n_samples": [int(n) for n in counts], "reasons": reasons}
-    if missing or not real_stats:
+    if missing or not real_classes:
         out["ifid"] = None
         out["ifid_reason"] = (
             f"no per-class FID for class(es) {missing}" if missing else "no reference classes"
         )
     else:
-        out["ifid"] = float(np.mean([fids[c] for c in real_stats]))
+        out["ifid"] = float(np.mean([fids[c] for c in real_classes]))
     out["small_classes"] = [c for c in range(NUM_CLASSES) if 2 <= counts[c] < IFID_SMALL_CLASS]
     return out

@@ -92,9 +92,8 @@ def fid_against_stats(features: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -
 
     With fewer rows than dimensions the sample covariance is A^T A, A = (X - mean) / sqrt(n - 1) (n x d),
     and the nonzero eigenvalues of sigma A^T A are those of the symmetric PSD A sigma A^T (n x n), so
-    tr sqrt(sigma S) needs one n x n eigenproblem instead of two 2048 x 2048 ones: at 50-1,000 samples per
-    class that is what keeps ten per-class FIDs cheap next to the network pass, and at the 500-2,000 samples
-    of CI gates and --score-every it is most of a cached re-score's FID time.
+    tr sqrt(sigma S) needs one n x n eigenproblem instead of two 2048 x 2048 ones. The route for a
+    reference that is statistics only; with reference features, fid_between_features is exact and cheaper.
     """
     shape = np.shape(features)
     if len(shape) == 2 and shape[0] > shape[1]:  # feature_stats makes the one float64 copy
