@@ -133,7 +133,7 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_runs: dict[str, Path], arc
         (
             "cgan",
             ["--set", "d_cond=projection", "--set", "d_norm=spectral", "--set", "loss=hinge"]
-            + ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--set", "d_mbstd=4"],
+            + ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--set", "d_mbstd=4", "--set", "g_cond=cbn"],
         ),
         # every acgan option: the DCGAN nets, spectral norm, hinge, minibatch std, a class weight, EMA from step 2
         (

@@ -1,7 +1,8 @@
 """Conditional GAN (Mirza & Osindero 2014) with a DCGAN backbone at 32x32.
 
 The paper conditions both networks by feeding the label y into their input layers (it used MLPs on MNIST).
-Here: G gets [z, E_G(y)] (a learned label embedding concatenated to the noise). D gets y as the paper does,
+Here: G gets [z, E_G(y)] (a learned label embedding concatenated to the noise), and with g_cond="cbn" also a
+gain and bias per class in each of its BN layers. D gets y as the paper does,
 one extra input plane E_D(y) (a learned 32x32 map per class; d_cond="input", the default), or through a
 projection (Miyato & Koyama 2018: a per-class embedding dotted with D's pooled features, added to the logit;
 d_cond="projection"), or both. Loss and optimiser as DCGAN by default; spectral norm, hinge loss, a
@@ -22,6 +23,7 @@ from trainers.layers import MinibatchStd, add_spectral_norm, dc_discriminator, d
 
 CONDITIONAL = True
 D_CONDS = ("input", "projection", "both")
+G_CONDS = ("input", "cbn")
 LOSSES = losses.LOSSES
 
 
@@ -37,6 +39,9 @@ class Config:
     beta1: float = 0.5  # Adam beta1
     beta2: float = 0.999  # Adam beta2
     n_dis: int = 1  # D updates per G update
+    # how G gets y: "input" ([z, E_G(y)] only, the paper) or "cbn" (also a gain and bias per class in every BN
+    # layer of G, Miyato & Koyama's categorical conditional BN, so the label acts at every resolution)
+    g_cond: str = "input"
     d_cond: str = "input"  # how D gets y: "input" (a label plane), "projection" (Miyato & Koyama) or "both"
     d_norm: str = "batch"  # D normalisation: "batch" (DCGAN) or "spectral" (no BN; Miyato et al.)
     loss: str = "bce"  # "bce" (non-saturating, as DCGAN) or "hinge" (Lim & Ye; SNGAN, BigGAN)
@@ -45,6 +50,8 @@ class Config:
     d_mbstd: int = 0  # ProGAN minibatch std feature before D's head, over groups of this size (0: off)
 
     def __post_init__(self) -> None:
+        if self.g_cond not in G_CONDS:
+            raise ValueError(f"g_cond must be one of {', '.join(G_CONDS)}, not {self.g_cond!r}")
         if self.d_cond not in D_CONDS:
             raise ValueError(f"d_cond must be one of {', '.join(D_CONDS)}, not {self.d_cond!r}")
         losses.check_d_options(self)
@@ -94,16 +101,38 @@ PRESETS: dict[str, dict[str, object]] = {
 }
 
 
+class ClassBatchNorm(nn.Module):
+    """BatchNorm with a learned gain and bias per class (categorical conditional BN, Miyato & Koyama 2018)."""
+
+    def __init__(self, ch: int, n_classes: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(ch, affine=False)
+        self.gain = nn.Embedding(n_classes, ch)
+        self.bias = nn.Embedding(n_classes, ch)
+        nn.init.normal_(self.gain.weight, 1.0, 0.02)  # DCGAN's init of a BN gain, per class
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        h = self.bn(x)
+        return h * self.gain(y).to(h.dtype)[:, :, None, None] + self.bias(y).to(h.dtype)[:, :, None, None]
+
+
 class Generator(nn.Module):
     def __init__(self, cfg: Config) -> None:
         super().__init__()
         self.embed = nn.Embedding(cfg.n_classes, cfg.embed_dim)
         self.net = dc_generator(cfg.z_dim + cfg.embed_dim, cfg.g_ch)
         dcgan_init(self.net)
+        if cfg.g_cond == "cbn":
+            for i, layer in enumerate(self.net):
+                if isinstance(layer, nn.BatchNorm2d):
+                    self.net[i] = ClassBatchNorm(layer.num_features, cfg.n_classes)
 
     def forward(self, z: Tensor, y: Tensor) -> Tensor:
-        h = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)
-        return self.net(h[:, :, None, None])
+        h = torch.cat([z, self.embed(y).to(z.dtype)], dim=1)[:, :, None, None]
+        for layer in self.net:
+            h = layer(h, y) if isinstance(layer, ClassBatchNorm) else layer(h)
+        return h
 
 
 class Discriminator(nn.Module):
