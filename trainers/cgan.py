@@ -2,10 +2,9 @@
 
 The paper conditions both networks by feeding the label y into their input layers (it used MLPs on MNIST).
 Here: G gets [z, E_G(y)] (a learned label embedding concatenated to the noise), and with g_cond="cbn" also a
-gain and bias per class in each of its BN layers. D gets y as the paper does,
-one extra input plane E_D(y) (a learned 32x32 map per class; d_cond="input", the default), or through a
-projection (Miyato & Koyama 2018: a per-class embedding dotted with D's pooled features, added to the logit;
-d_cond="projection"), or both. Loss and optimiser as DCGAN by default; spectral norm, hinge loss, a
+gain and bias per class in each of its BN layers. D gets y as the paper does, one extra input plane E_D(y) (a
+learned 32x32 map per class; d_cond="input", the default), or through a projection (Miyato & Koyama 2018: a
+per-class embedding dotted with D's pooled features, added to the logit; d_cond="projection"), or both. Loss and optimiser as DCGAN by default; spectral norm, hinge loss, a
 minibatch-std feature in D (ProGAN) and an EMA generator are options. The cpu preset adds the minibatch-std
 feature to the paper's recipe; the other options did worse there (figures at PRESETS).
 """
@@ -19,7 +18,14 @@ from torch import Tensor, nn
 
 from trainers import losses
 from trainers.gan import Batches, Nets, autocast, descend, frozen, random_labels
-from trainers.layers import MinibatchStd, add_spectral_norm, dc_discriminator, dc_generator, dcgan_init
+from trainers.layers import (
+    ClassBatchNorm,
+    MinibatchStd,
+    add_spectral_norm,
+    dc_discriminator,
+    dc_generator,
+    dcgan_init,
+)
 
 CONDITIONAL = True
 D_CONDS = ("input", "projection", "both")
@@ -99,22 +105,6 @@ PRESETS: dict[str, dict[str, object]] = {
     ),
     "paper": dict(steps=100_000, batch_size=128, sample_every=5_000, ckpt_every=10_000, log_every=100),
 }
-
-
-class ClassBatchNorm(nn.Module):
-    """BatchNorm with a learned gain and bias per class (categorical conditional BN, Miyato & Koyama 2018)."""
-
-    def __init__(self, ch: int, n_classes: int) -> None:
-        super().__init__()
-        self.bn = nn.BatchNorm2d(ch, affine=False)
-        self.gain = nn.Embedding(n_classes, ch)
-        self.bias = nn.Embedding(n_classes, ch)
-        nn.init.normal_(self.gain.weight, 1.0, 0.02)  # DCGAN's init of a BN gain, per class
-        nn.init.zeros_(self.bias.weight)
-
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        h = self.bn(x)
-        return h * self.gain(y).to(h.dtype)[:, :, None, None] + self.bias(y).to(h.dtype)[:, :, None, None]
 
 
 class Generator(nn.Module):

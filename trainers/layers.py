@@ -137,6 +137,25 @@ class ConditionalBatchNorm(nn.Module):
         return self.bn(x) * gain + self.bias(cond)[:, :, None, None]
 
 
+class ClassBatchNorm(nn.Module):
+    """BatchNorm with a learned gain and bias per class (categorical conditional BN, Miyato & Koyama 2018).
+
+    ConditionalBatchNorm's twin for a bare label: free per-class parameters, no spectral norm on them.
+    """
+
+    def __init__(self, ch: int, n_classes: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(ch, affine=False)
+        self.gain = nn.Embedding(n_classes, ch)
+        self.bias = nn.Embedding(n_classes, ch)
+        nn.init.normal_(self.gain.weight, 1.0, 0.02)  # DCGAN's init of a BN gain, per class
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        h = self.bn(x)
+        return h * self.gain(y).to(h.dtype)[:, :, None, None] + self.bias(y).to(h.dtype)[:, :, None, None]
+
+
 class SelfAttention(nn.Module):
     """SAGAN self-attention (Zhang et al. 2019): x + gamma * attention(x), gamma starting at 0.
 
