@@ -330,6 +330,7 @@ def publish(req: Request, names: list[str], echo: Callable[[str], None]) -> Path
 # benchmark.md's metric columns after FID: (result key, format), shown as the leaderboard's cells show them
 MD_METRICS = (("fid_inf", ".2f"), ("kid_mean", ".4f"), ("precision", ".3f"), ("recall", ".3f"),
               ("density", ".3f"), ("coverage", ".3f"), ("classifier_accuracy", ".3f"), ("ifid", ".1f"))  # fmt: skip
+CLASS_METRICS = ("classifier_accuracy", "ifid")  # need the labels an unconditional arch does not have
 
 
 def benchmark_markdown(req: Request, records: dict[str, dict]) -> str:
@@ -353,6 +354,8 @@ def benchmark_markdown(req: Request, records: dict[str, dict]) -> str:
 
     def cell(name: str, rec: dict, key: str, spec: str) -> str:
         if rec["metrics"].get(key) is None:
+            if key in CLASS_METRICS and not arch_module(BENCHMARK_ARCHS[name][0]).CONDITIONAL:
+                return "n/a (unconditional)"  # not the scorer's reason, which suggests adding labels
             missing.append(f"{name} {key}: {rec.get('unavailable', {}).get(key, 'not computed')}")
             return "n/a"
         return C.metric_cell(rec, key, spec)["text"]
