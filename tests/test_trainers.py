@@ -133,7 +133,8 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_runs: dict[str, Path], arc
         (
             "cgan",
             ["--set", "d_cond=projection", "--set", "d_norm=spectral", "--set", "loss=hinge"]
-            + ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--set", "d_mbstd=4", "--set", "g_cond=cbn"],
+            + ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--set", "d_mbstd=4", "--set", "g_cond=cbn"]
+            + ["--set", "d_mismatch=0.5"],
         ),
         # every acgan option: the DCGAN nets, spectral norm, hinge, minibatch std, a class weight, EMA from step 2
         (
@@ -237,6 +238,7 @@ def test_bad_settings_are_user_errors(data_dir: Path, tmp_path: Path) -> None:
     assert "divisible" in user_error(invoke(train_command, ["biggan", *base, "--set", "z_dim=81"]))
     assert "d_cond must be" in user_error(invoke(train_command, ["cgan", *base, "--set", "d_cond=concat"]))
     assert "d_norm must be" in user_error(invoke(train_command, ["cgan", *base, "--set", "d_norm=layer"]))
+    assert "d_mismatch must be" in user_error(invoke(train_command, ["cgan", *base, "--set", "d_mismatch=2"]))
     assert "loss must be one of" in user_error(
         invoke(train_command, ["cgan", *base, "--set", "loss=wasserstein"])
     )

@@ -411,3 +411,28 @@ def test_score_every_and_score_checkpoint_end_to_end(
     assert (
         not scored["cache"]["samples_hit"] and scored["cache"]["reference_hit"]
     )  # new pixels, same reference
+
+
+def test_d_mismatch_shows_d_real_images_with_wrong_labels_as_fakes() -> None:
+    from trainers import cgan
+    from trainers.gan import make_nets
+
+    torch.manual_seed(0)
+    x, y = torch.rand(8, 3, 32, 32) * 2 - 1, torch.arange(8) % 10
+    calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def run(d_mismatch: float) -> float:
+        cfg = cgan.Config(g_ch=4, d_ch=4, d_mismatch=d_mismatch)
+        nets = make_nets(cgan, cfg, torch.device("cpu"))
+        forward = nets.D.forward
+        nets.D.forward = lambda xs, ys: calls.append((xs, ys)) or forward(xs, ys)  # type: ignore[method-assign]
+        calls.clear()
+        return cgan.step(nets, cfg, lambda: (x, y), 0)["loss_D"]
+
+    run(0.0)
+    assert len(calls) == 3  # D on reals, on fakes, and on G's batch: no extra pass when off
+    run(0.5)
+    wrong = [ys for xs, ys in calls if xs is x and not torch.equal(ys, y)]
+    assert len(calls) == 4 and len(wrong) == 1 and bool((wrong[0] != y).all())  # every label is wrong
+    with pytest.raises(ValueError, match="d_mismatch must be between 0 and 1"):
+        cgan.Config(d_mismatch=1.5)

@@ -4,9 +4,10 @@ The paper conditions both networks by feeding the label y into their input layer
 Here: G gets [z, E_G(y)] (a learned label embedding concatenated to the noise), and with g_cond="cbn" also a
 gain and bias per class in each of its BN layers. D gets y as the paper does, one extra input plane E_D(y) (a
 learned 32x32 map per class; d_cond="input", the default), or through a projection (Miyato & Koyama 2018: a
-per-class embedding dotted with D's pooled features, added to the logit; d_cond="projection"), or both. Loss and optimiser as DCGAN by default; spectral norm, hinge loss, a
-minibatch-std feature in D (ProGAN) and an EMA generator are options. The cpu preset adds the minibatch-std
-feature to the paper's recipe; the other options did worse there (figures at PRESETS).
+per-class embedding dotted with D's pooled features, added to the logit; d_cond="projection"), or both. Loss
+and optimiser as DCGAN by default; spectral norm, hinge loss, a minibatch-std feature in D (ProGAN), real
+images with wrong labels as fakes (d_mismatch, GAN-CLS) and an EMA generator are options. The cpu preset adds
+the minibatch-std feature to the paper's recipe; the other options did worse there (figures at PRESETS).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class Config:
     ema_decay: float = 0.0  # decay of an EMA copy of G that samples are drawn from (0: no EMA)
     ema_start: int = 0  # before this step the EMA copy just tracks G
     d_mbstd: int = 0  # ProGAN minibatch std feature before D's head, over groups of this size (0: off)
+    # matching-aware D (Reed et al. 2016, GAN-CLS): this share of D's "fake" side is real images paired with a
+    # wrong label, so D must check that image and label agree rather than only that the image looks real
+    d_mismatch: float = 0.0
 
     def __post_init__(self) -> None:
         if self.g_cond not in G_CONDS:
@@ -61,6 +65,8 @@ class Config:
         if self.d_cond not in D_CONDS:
             raise ValueError(f"d_cond must be one of {', '.join(D_CONDS)}, not {self.d_cond!r}")
         losses.check_d_options(self)
+        if not 0.0 <= self.d_mismatch <= 1.0:
+            raise ValueError(f"d_mismatch must be between 0 and 1, not {self.d_mismatch}")
 
 
 # The "cpu" preset: an hour on 2 CPU cores. minutes=60 ends it there on a slower or busier machine; the step
@@ -167,6 +173,13 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
                 fake = nets.G(z, y_fake)
             d_real, d_fake = nets.D(x, y), nets.D(fake, y_fake)
         loss_d = loss_fn_d(d_real, d_fake)
+        if cfg.d_mismatch:
+            # a label guaranteed wrong; drawn only when on, so runs without it keep their random stream
+            y_wrong = (y + torch.randint_like(y, 1, cfg.n_classes)) % cfg.n_classes
+            with autocast(x.device):
+                d_wrong = nets.D(x, y_wrong)
+            # both losses are a real term plus a fake term: this keeps the real term and splits the fake one
+            loss_d = (1 - cfg.d_mismatch) * loss_d + cfg.d_mismatch * loss_fn_d(d_real, d_wrong)
         descend(nets.opt_D, loss_d)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
