@@ -109,7 +109,9 @@ def test_stats_reference_roundtrip(tiny, tmp_path):
     by_name = run(score_args(tiny["samples"], Path("tinyref"), tmp_path / "a", "--json"))
     by_images = run(score_args(tiny["samples"], tiny["ref"], tmp_path / "b", "--json"))
     a, b = json.loads(by_name.stdout), json.loads(by_images.stdout)
-    assert a["metrics"]["fid"] == pytest.approx(b["metrics"]["fid"], rel=1e-9)
+    # Two routes to one number: the imported 2048 x 2048 covariance (rank-deficient here) through eigenvalue
+    # square roots vs the images' features through the exact n x m SVD; they part at ~1e-9 relative, BLAS-dependent.
+    assert a["metrics"]["fid"] == pytest.approx(b["metrics"]["fid"], rel=1e-7)
     assert a["reference"]["kind"] == "statistics"
     for key in ("kid_mean", "precision", "density"):
         assert a["metrics"][key] is None and "statistics only" in a["unavailable"][key]
