@@ -70,6 +70,8 @@ class Config:
 #     d_ch 32 (this preset)                          |   523 | 131.3  | 0.209
 #     d_ch 32, n_dis 1                               |   704 | 173.1  | 0.183
 #     g_ch = d_ch = 32, TTUR as above                | 23 real img/s: ~230 steps in 10 min, stopped
+#     this preset, aux=True (AC-BigGAN)              |   680 | 124.3  | 0.342
+#   (The VM's speed drifted between screens, 100-146 img/s for the same model, so steps differ too.)
 # Use a GPU and the paper preset for BigGAN results.
 PRESETS: dict[str, dict[str, object]] = {
     "smoke": dict(g_ch=2, d_ch=2, steps=2, batch_size=8, sample_every=2, ckpt_every=2, log_every=1),
