@@ -69,10 +69,10 @@ class Config:
 #     n_dis 1, lr D 4e-4 / G 1e-4, beta1 0 (TTUR)    | 1,255 | 156.2  | 0.211
 #     d_ch 32 (this preset)                          |   523 | 131.3  | 0.209
 #     d_ch 32, n_dis 1                               |   704 | 173.1  | 0.183
-#     g_ch = d_ch = 32, TTUR as above                | 23 real img/s: ~230 steps in 10 min, stopped
+#     g_ch = d_ch = 32, TTUR as above                | 23 real img/s (~230 steps in 10 min); stopped at 30
 #     this preset, aux=True (AC-BigGAN)              |   680 | 124.3  | 0.342
-#   (The VM's speed drifted between screens, 100-146 img/s for the same model, so steps differ too.)
-# Use a GPU and the paper preset for BigGAN results.
+#   (The VM's speed drifts: the benchmark's hour of this preset went from 104 to 146 img/s, so the screens'
+#   step counts are not a pure measure of cost.) The paper preset is the full recipe, for a GPU.
 PRESETS: dict[str, dict[str, object]] = {
     "smoke": dict(g_ch=2, d_ch=2, steps=2, batch_size=8, sample_every=2, ckpt_every=2, log_every=1),
     "cpu": dict(
