@@ -108,7 +108,7 @@ class Config:
 #   So the preset stays as it is; projection + d_mismatch is the accuracy lead to confirm over a longer run.
 # - The benchmark's hour (`ganbench benchmark --archs cgan --minutes 60`, AMD EPYC AVX-512 2-core VM, ~274
 #   img/s, stopped at step 15,394): FID 92.73 [92.1, 93.4], classifier accuracy 0.352, near-duplicate rate
-#   0.23, 6 classes flagged; the earlier hour's 83.8 at step 15,443 (one seed each) was not reproduced.
+#   0.23, 6 classes flagged; the earlier hour's 83.8 at step 15,443 (same recipe, another VM) was not reproduced.
 PRESETS: dict[str, dict[str, object]] = {
     "smoke": dict(g_ch=8, d_ch=8, steps=2, batch_size=8, sample_every=2, ckpt_every=2, log_every=1),
     "cpu": dict(
