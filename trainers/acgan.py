@@ -76,7 +76,8 @@ class Config:
 #   BN, BCE, ProGAN's minibatch std (groups of 4) before the source head, and D's class loss on real images
 #   only (d_cls_fake=False; the paper also trains it on fakes, which let G and D agree on class cues of
 #   their own: the fakes were classified at 0.99 by D and at 0.2 by the surrogate). G keeps the paper's
-#   class loss on its fakes; both class losses weigh 2 (cls_weight; the paper 1). ~240 real img/s idle on the 2-core VM (log.csv): 14,000 steps x 64 fill the hour.
+#   class loss on its fakes; both class losses weigh 2 (cls_weight; the paper 1). ~240 real img/s idle on the
+#   2-core VM (log.csv): 14,000 steps x 64 fill the hour.
 # - Screens (1k-sample folders vs a seeded 10k cifar10-train subset, 1 seed; the VM was shared, so compared
 #   at equal steps):
 #     recipe                                            | step  | 1k FID | classifier acc
