@@ -105,7 +105,11 @@ class Config:
 #     g_cond=cbn, d_cond=projection                | 135.6  | 0.206          | 0.58
 #     d_mismatch=0.5                               | 247.2  | 0.283          | 0.68
 #     d_cond=projection, d_mismatch=0.5            | 186.8  | 0.357          | 0.94 (collapsed)
-#   So the preset stays as it is; projection + d_mismatch is the accuracy lead to confirm over a longer run.
+#     d_cond=projection, d_mismatch=0.25           | 161.6  | 0.292          | 0.74 (collapsed)
+#     g_cond=cbn, d_cond=projection, d_mismatch=0.5 | 162.1 | 0.282          | 0.95 (collapsed)
+#     d_cond=projection, d_mismatch=0.5, hinge     | 198.1  | 0.295          | 0.93 (collapsed)
+#   So the preset stays as it is: with this BN discriminator every projection + d_mismatch variant collapsed
+#   by step 3,000 (the last three: recall 0, all 10 classes flagged), and the best accuracy gain was 0.07.
 # - The benchmark's hour (`ganbench benchmark --archs cgan --minutes 60`, AMD EPYC AVX-512 2-core VM, ~274
 #   img/s, stopped at step 15,394): FID 92.73 [92.1, 93.4], classifier accuracy 0.352, near-duplicate rate
 #   0.23, 6 classes flagged; the earlier hour's 83.8 at step 15,443 (same recipe, another VM) was not reproduced.
