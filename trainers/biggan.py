@@ -70,7 +70,7 @@ class Config:
 #     d_ch 32 (this preset)                          |   523 | 131.3  | 0.209
 #     d_ch 32, n_dis 1                               |   704 | 173.1  | 0.183
 #     g_ch = d_ch = 32, TTUR as above                | 23 real img/s (~230 steps in 10 min); stopped at 30
-#     this preset, aux=True (AC-BigGAN)              |   680 | 124.3  | 0.342
+#     aux=True (AC-BigGAN), aux_weight 1             |   680 | 124.3  | 0.342
 #     aux=True, aux_weight 1.5 (--steps 680)         |   680 | 135.3  | 0.440 (near-dup 0.21, 7 classes flagged)
 #     aux=True, aux_weight 2 (--steps 680)           |   680 | 161.5  | 0.481 (near-dup 0.40, 8 classes flagged)
 #   (The VM's speed drifts: the benchmark's hour of this preset went from 104 to 146 img/s, so the screens'
