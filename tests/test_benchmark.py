@@ -53,6 +53,11 @@ def bench(*args: object):
         (["--n", "1"], "--n must be at least 2"),
         (["--ref-n", "1"], "--ref-n must be at least 2"),
         (["--archs", "cgan,cgan"], "names an arch twice"),
+        (["--seeds", "a"], "--seeds takes comma-separated whole numbers"),
+        (["--seeds", "0,0"], "--seeds names a seed twice"),
+        (["--seeds", ","], "--seeds names no seed"),
+        (["--seeds", "-1"], "--seeds must be 0 or more"),
+        (["--ref-seed", "-1"], "--ref-seed must be 0 or more"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, tiny_cifar, args, expected):
@@ -78,8 +83,8 @@ def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
               "--ref-n", 20, "--fid-ci", 3]  # fmt: skip
     result = bench(*common)
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
-    assert "[1/2] dcgan: training" in result.output and "benchmark ETA" in result.output
-    assert "[2/2] cgan: sampling and scoring" in result.output
+    assert "[1/2] dcgan seed 0: training" in result.output and "benchmark ETA" in result.output
+    assert "[2/2] cgan seed 0: sampling and scoring" in result.output
 
     records = {
         r["benchmark"]["name"]: r
@@ -94,6 +99,9 @@ def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
         assert rec["reference"]["n"] == 20 and rec["reference"]["subset"]["seed"] == 0
         assert rec["metrics"]["fid"] > 0 and rec["metrics"]["fid_boot_n"] == 3
         assert rec["run"]["name"] == name
+        assert b["seed"] == b["ref_seed"] == rec["run"]["training_seed"] == 0 and b["recipe"]["sha256_12"]
+        grid = out / "results" / b["grid"]  # the final sample grid, beside the record that gets committed
+        assert grid.is_file() and grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (
         records["cgan"]["samples"]["labels"] and records["cgan"]["metrics"]["classifier_accuracy"] is not None
     )
@@ -123,7 +131,7 @@ def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
     monkeypatch.setattr(ganbench.scoring, "score", must_not_run)
     again = bench(*common)
     assert again.exit_code == 0, f"{again.output}\n{again.exception!r}"
-    assert "dcgan: trained already" in again.output and "cgan: scored already" in again.output
+    assert "dcgan seed 0: trained already" in again.output and "cgan seed 0: scored already" in again.output
     assert len(list((out / "results").glob("*.json"))) == 2
 
     # another protocol in the same folder is refused, naming what differs
@@ -169,7 +177,7 @@ def test_a_time_budget_survives_an_interruption(tmp_path, tiny_cifar, small_samp
     req = B.Request(("dcgan",), protocol, tmp_path / "bench", "cpu", str(tiny_cifar))
     with pytest.raises(KeyboardInterrupt):
         B.run(req, echo=lambda line: None)
-    run_dir = next((tmp_path / "bench" / "dcgan" / "train").iterdir())
+    run_dir = next((tmp_path / "bench" / "dcgan" / "seed0" / "train").iterdir())
     first = checkpoint.load(checkpoint.latest(run_dir))
     assert first["step"] == 2 and 0 < first["train_seconds"] < 60
     assert B.read_state(req.out, "dcgan") == {}  # not trained: the next run continues it
@@ -206,3 +214,62 @@ def test_an_edited_preset_is_not_resumed_on_the_old_recipe(tmp_path, tiny_cifar,
     ):
         B.run(req, echo=lambda line: None)
     assert sorted(p.name for p in (tmp_path / "bench").rglob("*")) == before
+
+
+def test_seeds_are_units_that_resume_alone_against_one_reference(
+    tmp_path, tiny_cifar, small_samples, monkeypatch
+):
+    """--seeds 0,1 killed in seed 1's training: the rerun (now --seeds 0,1,2) leaves seed 0 alone, resumes seed
+    1 from its checkpoint and trains seed 2; every seed is scored against the same reference subset, and the
+    table has one row over the three seeds."""
+    import torch
+
+    import trainers.dcgan as dcgan
+    from trainers import benchmark as B
+    from trainers import checkpoint
+
+    monkeypatch.setitem(dcgan.PRESETS, "smoke", dict(dcgan.PRESETS["smoke"], steps=4, ckpt_every=2))
+    real_step, starts = dcgan.step, []
+
+    def dies_in_the_second_unit(nets, cfg, batches, it):
+        starts.extend([it] if it == 1 else [])
+        if it == 3 and len(starts) == 2:
+            raise KeyboardInterrupt
+        return real_step(nets, cfg, batches, it)
+
+    monkeypatch.setattr(dcgan, "step", dies_in_the_second_unit)
+    protocol = B.Protocol(preset="smoke", minutes=None, n=10, ref_n=10, fid_ci=0, classifier="none")
+    req = B.Request(("dcgan",), protocol, tmp_path / "bench", "cpu", str(tiny_cifar), seeds=(0, 1))
+    with pytest.raises(KeyboardInterrupt):
+        B.run(req, echo=lambda line: None)
+    assert B.read_state(req.out, "dcgan", 0)["status"] == "scored" and B.read_state(req.out, "dcgan", 1) == {}
+
+    monkeypatch.setattr(dcgan, "step", real_step)
+    lines: list[str] = []
+    B.run(
+        B.Request(("dcgan",), protocol, req.out, "cpu", str(tiny_cifar), seeds=(0, 1, 2)), echo=lines.append
+    )
+    assert any(line.startswith("[1/3] dcgan seed 0: scored already") for line in lines), lines
+    assert any("dcgan seed 1: resuming" in line and "at step 2" in line for line in lines), lines
+    assert any("dcgan seed 2: training from step 0" in line for line in lines), lines
+
+    states = [B.read_state(req.out, "dcgan", s) for s in (0, 1, 2)]
+    recs = [json.loads(Path(st["record"]).read_text()) for st in states]
+    assert [r["benchmark"]["seed"] for r in recs] == [0, 1, 2] and {
+        r["benchmark"]["ref_seed"] for r in recs
+    } == {0}
+    assert len({r["reference"]["content_sha256"] for r in recs}) == 1  # one reference subset for every seed
+    assert len({r["benchmark"]["recipe"]["sha256_12"] for r in recs}) == 1
+    g = [checkpoint.load(st["checkpoint"])["G"] for st in states]
+    assert not all(torch.equal(g[0][k], g[1][k]) for k in g[0])  # the training seed reached the trainer
+    table = (req.out / "benchmark.md").read_text()
+    assert re.search(r"^\| dcgan \| 3 \| [0-9.]+ ± [0-9.]+ \| ", table, re.M), table
+    assert "- dcgan: seed 0: " in table and "; seed 2: " in table
+
+    # the reference seed is part of the pinned protocol; the training seeds are not
+    other = B.Request(("dcgan",), B.Protocol(**{**protocol.__dict__, "ref_seed": 5}), req.out, "cpu",
+                      str(tiny_cifar))  # fmt: skip
+    from ganbench.errors import UserError
+
+    with pytest.raises(UserError, match="ref_seed 0 -> 5"):
+        B.run(other, echo=lambda line: None)

@@ -172,8 +172,21 @@ def sample_command(
     default=None,
     help="Cap each arch's training at this many minutes [default: no cap: the preset's steps are the budget]",
 )
-@click.option("--n", "n", type=int, default=10_000, show_default=True, help="Samples scored per arch")
+@click.option(
+    "--seeds",
+    default="0",
+    show_default=True,
+    help="Training seeds, comma-separated: each (arch, seed) is its own unit; rows aggregate over them",
+)
+@click.option("--n", "n", type=int, default=10_000, show_default=True, help="Samples scored per unit")
 @click.option("--ref-n", type=int, default=10_000, show_default=True, help="Seeded cifar10-train subset")
+@click.option(
+    "--ref-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the reference subset (and the scored latents), the same for every training seed",
+)
 @click.option("--fid-ci", type=int, default=50, show_default=True, help="Bootstrap resamples of FID's 95% CI")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/benchmark"), show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
@@ -194,8 +207,10 @@ def sample_command(
 def benchmark_command(
     archs: str,
     minutes: float | None,
+    seeds: str,
     n: int,
     ref_n: int,
+    ref_seed: int,
     fid_ci: int,
     out: Path,
     device: str,
@@ -217,11 +232,19 @@ def benchmark_command(
 
         cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
         preset = "paper" if cuda else "cpu"
+    if ref_seed < 0:
+        raise UserError(f"--ref-seed must be 0 or more (got {ref_seed})")
     protocol = B.Protocol(
-        preset=preset, minutes=minutes, n=n, ref_n=ref_n, fid_ci=fid_ci, classifier=classifier
+        preset=preset,
+        minutes=minutes,
+        n=n,
+        ref_n=ref_n,
+        fid_ci=fid_ci,
+        classifier=classifier,
+        ref_seed=ref_seed,
     )
     command = (
         "ganbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["benchmark"] else ""
     )
-    req = B.Request(names, protocol, out, device, resolve_data_dir(data), command)
+    req = B.Request(names, protocol, out, device, resolve_data_dir(data), command, B.parse_seeds(seeds))
     B.run(req, echo=_echo)

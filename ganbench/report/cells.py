@@ -7,6 +7,7 @@ from collections import Counter
 
 from ganbench.metrics import registry
 from ganbench.report import leaderboard as L
+from ganbench.report import seeds as S
 
 
 def metric_cell(rec: dict, key: str, spec: str = ".3f", std_key: str | None = None) -> dict:
@@ -38,6 +39,26 @@ def fid_cell(rec: dict) -> dict:
     return cell
 
 
+def seeds_cell(recs: list[dict], key: str, spec: str = ".3f") -> dict:
+    """Mean ± standard deviation over a row's training seeds, each seed's value in the tooltip; a metric no
+    seed has falls back to the first record's cell (its 'n/a — reason')."""
+    sp = S.spread(recs, key)
+    if sp.n == 0:
+        return metric_cell(recs[0], key, spec)
+    text = format(sp.mean, spec) + ("" if sp.sd is None else f" ± {format(sp.sd, spec)}")
+    each = ", ".join(f"seed {seed}: {format(v, spec)}" for seed, v in sp.values.items())
+    lacking = len(recs) - sp.n
+    title = f"mean ± standard deviation over {sp.n} training seed{'s' if sp.n > 1 else ''} ({each})"
+    cell = {
+        "text": text,
+        "sort": repr(sp.mean),
+        "title": title + (f"; {lacking} without it" if lacking else ""),
+    }
+    if key == "fid":
+        cell["ci"] = f"{sp.n} seed{'s' if sp.n > 1 else ''}"
+    return cell
+
+
 def _text(text: str, sort=None, title: str = "") -> dict:
     return {"text": text, "sort": text if sort is None else sort, "title": title}
 
@@ -56,10 +77,13 @@ def row_cells(row: L.Row, setup_label: dict[str, str]) -> dict[str, dict]:
     rec = row.record
     flags = L.class_view(rec).flags
     created = str(rec.get("created", ""))
-    metric_cells = {
-        c.id: fid_cell(rec) if c.key == "fid" else metric_cell(rec, c.key, c.fmt, c.std_key)
-        for c in registry.columns()
-    }
+    if row.seeds:
+        metric_cells = {c.id: seeds_cell(row.seeds, c.key, c.fmt) for c in registry.columns()}
+    else:
+        metric_cells = {
+            c.id: fid_cell(rec) if c.key == "fid" else metric_cell(rec, c.key, c.fmt, c.std_key)
+            for c in registry.columns()
+        }
     return {
         "rank": _text(str(row.rank), row.rank),
         "model": _text(row.model),
@@ -72,6 +96,20 @@ def row_cells(row: L.Row, setup_label: dict[str, str]) -> dict[str, dict]:
         "resize": _text(setup_label["resize"]),
         "date": _text(created[:16].replace("T", " "), created),
     }
+
+
+def shared_reasons(rows: list[dict[str, dict]], columns: list[tuple[str, str]]) -> list[str]:
+    """A column that is n/a for one reason in every row says it once: its cells shrink to 'n/a' (the reason
+    stays in their tooltip) and the returned 'title: reason' lines go under the table."""
+    notes = []
+    for cid, title in columns:
+        cs = [r[cid] for r in rows if cid in r]
+        reasons = {c["title"] for c in cs if c.get("na")}
+        if cs and len(reasons) == 1 and all(c.get("na") for c in cs):
+            for c in cs:
+                c["text"] = "n/a"
+            notes.append(f"{title}: {reasons.pop()}")
+    return notes
 
 
 def columns() -> list[tuple[str, str]]:

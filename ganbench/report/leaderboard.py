@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ganbench.metrics import registry
+from ganbench.report import seeds as S
 from ganbench.results import load_records
 
 SCHEMA = 1  # the record schema this module reads (ganbench/scoring.py writes it)
@@ -192,11 +193,26 @@ def best(recs: list[dict]) -> dict:
 @dataclass
 class Row:
     model: str
-    record: dict
-    tags: list[str]  # "best", "latest"
+    record: dict  # the row's record; for a seeded row, its lowest seed's
+    tags: list[str]  # "best", "latest", "3 seeds"
     step: int | None
     rank: int = 0  # by FID within its group, 1 = best
-    overlaps_above: bool = False  # its FID interval overlaps the row ranked just above: order not significant
+    # vs the row ranked just above: "" ranked, "≈" not separated, S.ONE_SEED (a one-seed training record)
+    mark_above: str = ""
+    seeds: list[dict] | None = None  # records that differ only in the training seed, one per seed
+    marks: dict[int, str] = field(default_factory=dict)  # other row's rank -> mark, where this row is seeded
+
+    @property
+    def overlaps_above(self) -> bool:
+        return self.mark_above == "≈"
+
+    def fid(self) -> float | None:
+        """The FID it is ranked by: its record's, or the mean over its seeds."""
+        return S.spread(self.seeds, RANK_KEY).mean if self.seeds else fid_of(self.record)
+
+    def interval(self) -> tuple[float, float] | None:
+        """Bootstrap interval over samples; for a seeded row, the t-interval of the mean over seeds."""
+        return S.spread(self.seeds, RANK_KEY).interval() if self.seeds else ci_of(self.record)
 
 
 @dataclass
@@ -212,8 +228,37 @@ def intervals_overlap(a: tuple[float, float] | None, b: tuple[float, float] | No
     return a is not None and b is not None and a[0] <= b[1] and b[0] <= a[1]
 
 
+def pair_mark(a: Row, b: Row) -> str:
+    """Whether two rows' FID order is significant (symmetric). Records that name a training seed are judged by
+    the seeds' spread (Welch's t on the per-seed FIDs; a lone seed is not tested); other records by whether
+    their bootstrap intervals overlap."""
+    if (a.seeds and len(a.seeds) == 1) or (b.seeds and len(b.seeds) == 1):
+        return S.ONE_SEED
+    if a.seeds and b.seeds:
+        fa, fb = (list(S.spread(r.seeds, RANK_KEY).values.values()) for r in (a, b))
+        verdict = S.differ(fa, fb)
+        return S.ONE_SEED if verdict is None else ("" if verdict else "≈")
+    return "≈" if intervals_overlap(a.interval(), b.interval()) else ""
+
+
+def _model_rows(name: str, recs: list[dict]) -> list[Row]:
+    """A row per set of records that differ only in the training seed; for the rest, best and latest."""
+    rows = []
+    for members in S.group(recs).values():
+        tag = f"{len(members)} seed" + ("s" if len(members) > 1 else "")
+        rows.append(Row(name, members[0], [tag], step_of(members[0]), seeds=members))
+    plain = [r for r in recs if S.group_key(r) is None]
+    if plain:
+        b, last = best(plain), latest(plain)
+        if b is last:
+            rows.append(Row(name, b, ["best", "latest"] if len(plain) > 1 else [], step_of(b)))
+        else:
+            rows += [Row(name, b, ["best"], step_of(b)), Row(name, last, ["latest"], step_of(last))]
+    return rows
+
+
 def build_groups(records: list[dict]) -> list[Group]:
-    """Group records by setup; per model in a group, a row for its best and its latest record."""
+    """Group records by setup; per model in a group, a row per seed set and for its best and latest record."""
     by_setup: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for rec in records:
         by_setup[setup_key(rec)][model_name(rec)].append(rec)
@@ -222,21 +267,18 @@ def build_groups(records: list[dict]) -> list[Group]:
         first = next(iter(models.values()))[0]
         g = Group(key=key, setup=setup_of(first))
         for name, recs in models.items():
-            b, last = best(recs), latest(recs)
-            if b is last:
-                g.rows.append(Row(name, b, ["best", "latest"] if len(recs) > 1 else [], step_of(b)))
-            else:
-                g.rows += [Row(name, b, ["best"], step_of(b)), Row(name, last, ["latest"], step_of(last))]
-        g.rows.sort(key=lambda r: (fid_of(r.record) is None, fid_of(r.record) or 0.0, r.model))
+            g.rows += _model_rows(name, recs)
+        g.rows.sort(key=lambda r: (r.fid() is None, r.fid() or 0.0, r.model))
         for i, row in enumerate(g.rows):
             row.rank = i + 1
             if i:
-                row.overlaps_above = intervals_overlap(ci_of(g.rows[i - 1].record), ci_of(row.record))
+                row.mark_above = pair_mark(g.rows[i - 1], row)
+        for row in g.rows:  # the page re-sorts: a seeded row carries its mark against every other row
+            if row.seeds:
+                row.marks = {o.rank: m for o in g.rows if o is not row and (m := pair_mark(o, row))}
         groups.append(g)
     # the largest setup first (the others are described against it), then by their best FID
-    groups.sort(
-        key=lambda g: (-len(g.rows), fid_of(g.rows[0].record) is None, fid_of(g.rows[0].record) or 0.0, g.key)
-    )
+    groups.sort(key=lambda g: (-len(g.rows), g.rows[0].fid() is None, g.rows[0].fid() or 0.0, g.key))
     if len(groups) > 1:
         head = groups[0].rows[0].record
         for g in groups[1:]:

@@ -13,7 +13,8 @@ from PIL import Image
 
 from ganbench.report import leaderboard as L
 from ganbench.report import plots
-from ganbench.report.cells import fid_cell
+from ganbench.report import seeds as S
+from ganbench.report.cells import fid_cell, metric_cell, seeds_cell
 
 FIGURE_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError)  # bad data on disk, not a bug here
 
@@ -41,7 +42,19 @@ def _samples_folder(rec: dict) -> Path | None:
 
 
 def grid_section(rec: dict, run_dir: Path | None, figures: plots.Figures) -> dict:
-    """The trainer's grid-<step>.png for samples in a run folder, else a grid drawn from the samples."""
+    """The grid stored beside the record (a benchmark unit's final grid), else the trainer's grid-<step>.png
+    for samples in a run folder, else a grid drawn from the samples."""
+    stored = L.get_path(rec, "benchmark", "grid")
+    if isinstance(stored, str) and stored and rec.get("_file"):
+        pick = Path(rec["_file"]).parent / Path(stored).name
+        if pick.is_file():
+            name = figures.make("grid", _file_key(pick), _copy_png, pick)
+            with Image.open(pick) as im:
+                width = im.width * 2
+            seed = S.training_seed(rec)
+            caption = (f"final sample grid of training seed {seed}, step {L.step_of(rec):,} "
+                       "(conditional models: a row per class, airplane to truck)")  # fmt: skip
+            return {"src": name, "caption": caption, "width": width}
     if run_dir is not None:
         step = L.step_of(rec)
         grids = sorted(
@@ -104,6 +117,34 @@ def fid_lines(recs: list[dict]) -> dict[str, list[tuple]]:
     return dict(lines)
 
 
+def seed_sections(recs: list[dict]) -> list[dict]:
+    """Each set of records that differ only in the training seed: every seed's FID, accuracy and machine."""
+    out = []
+    for members in S.group(recs).values():
+        rows = []
+        for rec in members:
+            m = L.get_path(rec, "benchmark", "machine") or {}
+            rows.append({
+                "seed": S.training_seed(rec),
+                "fid": fid_cell(rec),
+                "acc": metric_cell(rec, "classifier_accuracy", ".3f"),
+                "step": L.step_of(rec),
+                "machine": " ".join(filter(None, [m.get("gpu") or m.get("cpu"), m.get("simd")])),
+                "created": str(rec.get("created", ""))[:10],
+            })  # fmt: skip
+        out.append({"mean": seeds_cell(members, "fid", ".2f"), "rows": rows})
+    return out
+
+
+def _focus(recs: list[dict], latest: dict) -> dict:
+    """The record the page pictures: the lowest seed of the largest seed set (not the luckiest seed), else
+    the best under the latest record's setup."""
+    sets = sorted(S.group(recs).values(), key=len, reverse=True)
+    if sets:
+        return sets[0][0]
+    return L.best([r for r in recs if L.setup_key(r) == L.setup_key(latest)])
+
+
 def _run_config(run_dir: Path) -> dict:
     try:
         cfg = json.loads((run_dir / "config.json").read_text())
@@ -123,8 +164,7 @@ def _try(notes: list[str], what: str, fn):
 def render_run_page(env, model: str, recs: list[dict], figures: plots.Figures) -> str:
     """HTML of the page for one run: `recs` are all its records, oldest first."""
     latest = L.latest(recs)
-    same_setup = [r for r in recs if L.setup_key(r) == L.setup_key(latest)]
-    focus = L.best(same_setup)
+    focus = _focus(recs, latest)
     run_dir = L.run_dir_of(focus)
     notes: list[str] = []
     rows = []
@@ -158,6 +198,7 @@ def render_run_page(env, model: str, recs: list[dict], figures: plots.Figures) -
         "curves": None,
         "fid_steps": None,
         "warnings": focus.get("warnings") or [],
+        "seeds": seed_sections(recs),
     }
     if run_dir is not None and (run_dir / "log.csv").is_file():
         log = run_dir / "log.csv"

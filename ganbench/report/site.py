@@ -20,6 +20,7 @@ from ganbench.atomic import replace_dir, temp_dir_beside
 from ganbench.errors import UserError
 from ganbench.report import cells, plots
 from ganbench.report import leaderboard as L
+from ganbench.report import seeds as S
 from ganbench.report.leaderboard import collect
 from ganbench.report.pages import render_run_page
 
@@ -28,6 +29,11 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 REPORTED = Path(__file__).resolve().parent / "reported.json"
 MARKER = ".ganbench-site"  # only a folder carrying this is ever replaced by a new build
 ASSETS = ("site.css", "site.js")
+MARK_TITLES = {  # the 'vs ↑' cell's tooltip; site.js carries the same texts for a re-sorted table
+    "": "",
+    "≈": "not significantly different from the row above",
+    S.ONE_SEED: "one training seed: retraining could change its rank against the row above",
+}
 
 
 @dataclass
@@ -110,22 +116,26 @@ def index_context(records: list[dict], groups: list[L.Group], reported: list[dic
         ]
         rows = []
         for row in g.rows:
-            ci = L.ci_of(row.record)
             rows.append(
                 {
                     "cells": cells.row_cells(row, label),
                     "tags": row.tags,
-                    "overlap": row.overlaps_above,
-                    "ci": ci,
+                    "mark": row.mark_above,
+                    # a seeded row's mark against each other row (by data-index), for the page's re-sorting
+                    "marks": json.dumps({o - 1: m for o, m in row.marks.items()}) if row.seeds else None,
+                    "ci": None if row.seeds else L.ci_of(row.record),
                     "page": "runs/" + page_name(row.model),
                     "measured": row.record.get("_measured"),
                     "warnings": row.record.get("warnings") or [],
                 }
             )
-        out.append({"setup": setup, "differs": g.differs, "rows": rows})
+        shown = [(c["key"], c["label"]) for c in columns]
+        na_notes = cells.shared_reasons([r["cells"] for r in rows], shown)
+        out.append({"setup": setup, "differs": g.differs, "rows": rows, "na_notes": na_notes})
     return {
         "columns": columns,
         "groups": out,
+        "mark_titles": MARK_TITLES,
         "varying": [L.SETUP_NAMES[f] for f in varying],
         "reported": reported,
     }

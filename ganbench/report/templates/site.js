@@ -1,4 +1,4 @@
-// Sortable tables and the "≈" overlap marks. Plain DOM, no libraries, works from file://.
+// Sortable tables and the "≈" significance marks. Plain DOM, no libraries, works from file://.
 (function () {
   "use strict";
 
@@ -10,9 +10,23 @@
     return String(a).localeCompare(String(b), undefined, { numeric: true });
   }
 
+  const TITLES = {
+    "": "",
+    "≈": "not significantly different from the row above",
+    "1 seed: ranking not tested": "one training seed: retraining could change its rank against the row above"
+  };
+
   function overlaps(a, b) {
     if (!a.dataset.ciLow || !b.dataset.ciLow) return false;
     return Number(a.dataset.ciLow) <= Number(b.dataset.ciHigh) && Number(b.dataset.ciLow) <= Number(a.dataset.ciHigh);
+  }
+
+  // The mark between two rows: a seeded row carries its own against every other row (the seeds' test, made
+  // when the page was built); two plain rows compare their bootstrap intervals.
+  function mark(above, row) {
+    if (row.dataset.marks) return JSON.parse(row.dataset.marks)[above.dataset.index] || "";
+    if (above.dataset.marks) return JSON.parse(above.dataset.marks)[row.dataset.index] || "";
+    return overlaps(above, row) ? "≈" : "";
   }
 
   // The marks compare each row with the one displayed above it; they mean something only in FID order.
@@ -21,9 +35,9 @@
     rows.forEach(function (row, i) {
       const cell = row.querySelector("td.sig");
       if (!cell) return;
-      const on = active && i > 0 && overlaps(rows[i - 1], row);
-      cell.textContent = on ? "≈" : "";
-      cell.title = on ? "intervals overlap: not significantly different from the row above" : "";
+      const m = active && i > 0 ? mark(rows[i - 1], row) : "";
+      cell.textContent = m;
+      cell.title = TITLES[m] || "";
     });
   }
 

@@ -1,0 +1,137 @@
+"""Training seeds in the benchmark's tables: records that differ only in the seed -> one row (mean ± sd), and
+the 'vs ↑' marks from the seeds' spread. Synthetic records with hand-computed values; no network pass."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from ganbench.report import leaderboard as L
+from ganbench.report import seeds as S
+from ganbench.report.site import build_site
+from tests.test_report import make_record, store_of
+from trainers import benchmark as B
+
+
+def seeded(name: str, fid: float, seed: int, *, steps: int = 100, acc: float | None = None, **kw) -> dict:
+    """A benchmark unit's record: arch `name` trained with `seed`, scored under one protocol."""
+    rec = make_record(name, fid, step=steps, **kw)
+    protocol = B.Protocol(preset="cpu", minutes=None, n=1000, ref_n=1000, fid_ci=0)
+    rec["benchmark"] = {
+        "name": name, "arch": name, "seed": seed, "ref_seed": 0, "steps": steps, "steps_budget": steps,
+        "protocol": protocol.__dict__, "train_seconds": 600.0, "img_per_s": 100.0, "model_settings": {},
+        "machine": {"cpu": "AMD EPYC", "simd": "AVX2", "cores": 2, "gpu": None, "torch": "2"},
+    }  # fmt: skip
+    rec["run"]["training_seed"] = seed
+    if acc is not None:
+        rec["metrics"]["classifier_accuracy"] = acc
+    return rec
+
+
+def test_spread_and_welch_on_hand_computed_values():
+    sp = S.spread([seeded("a", v, i) for i, v in enumerate([1.0, 2.0, 3.0])], "fid")
+    assert (sp.n, sp.mean, sp.sd) == (3, 2.0, 1.0)
+    lo, hi = sp.interval()  # t(0.975, 2) = 4.3027: 2 ± 4.3027 / sqrt(3)
+    assert lo == pytest.approx(2 - 2.48414, abs=1e-4) and hi == pytest.approx(2 + 2.48414, abs=1e-4)
+    assert S.spread([seeded("a", 5.0, 0)], "fid").sd is None
+    # means 2 and 5, variances 1 and 1: t = -3/sqrt(2/3) = -3.674 on 4 df, two-sided p = 0.0213
+    assert S.differ([1, 2, 3], [4, 5, 6]) is True
+    assert S.differ([1, 2, 3], [4, 5, 6], alpha=0.01) is False
+    assert S.differ([30, 35, 40], [32, 37, 42]) is False
+    assert S.differ([30.0], [40.0, 41.0]) is None  # one seed: not testable
+    assert S.differ([3, 3], [3, 3]) is False and S.differ([3, 3], [4, 4]) is True  # no spread at all
+
+
+def test_only_the_training_seed_may_differ_within_a_row():
+    recs = [seeded("a", 30.0, 0), seeded("a", 31.0, 1), seeded("a", 29.0, 2, steps=200), seeded("b", 40.0, 0)]
+    groups = S.group(recs)
+    sizes = sorted((g[0]["benchmark"]["name"], g[0]["benchmark"]["steps"], len(g)) for g in groups.values())
+    assert sizes == [("a", 100, 2), ("a", 200, 1), ("b", 100, 1)]
+    assert S.group([make_record("plain", 10.0)]) == {}  # no training seed: not a seeded row
+    # a seed scored twice counts once, the newer record
+    again = seeded("a", 35.0, 1, created="2026-02-01T00:00:00+0000")
+    (members,) = [g for g in S.group([*recs[:2], again]).values()]
+    assert [m["metrics"]["fid"] for m in members] == [30.0, 35.0]
+
+
+def test_leaderboard_groups_seeds_into_one_row_and_marks_from_their_spread():
+    recs = [
+        *(seeded("acgan", v, i) for i, v in enumerate([30.0, 31.0, 32.0])),
+        *(seeded("biggan", v, i) for i, v in enumerate([40.0, 41.0, 42.0])),  # far from acgan: ranked
+        *(seeded("cgan", v, i) for i, v in enumerate([41.5, 44.0, 39.0])),  # overlaps biggan: ≈
+        seeded("dcgan", 60.0, 0),  # one seed
+        make_record("mine", 70.0, ci=(69.0, 71.0)),
+    ]
+    (g,) = L.build_groups(recs)
+    assert [(r.model, r.tags, r.mark_above) for r in g.rows] == [
+        ("acgan", ["3 seeds"], ""),
+        ("biggan", ["3 seeds"], ""),
+        ("cgan", ["3 seeds"], "≈"),
+        ("dcgan", ["1 seed"], S.ONE_SEED),
+        ("mine", [], S.ONE_SEED),
+    ]
+    assert g.rows[0].fid() == 31.0 and g.rows[2].fid() == pytest.approx(41.5)
+
+
+def test_site_and_run_page_show_the_mean_the_marks_and_every_seed(tmp_path):
+    recs = [
+        *(seeded("acgan", v, i, acc=a) for i, (v, a) in enumerate([(30.0, 0.6), (31.0, 0.62), (32.0, 0.64)])),
+        *(seeded("biggan", v, i) for i, v in enumerate([40.0, 41.0, 42.0])),
+        *(seeded("cgan", v, i) for i, v in enumerate([41.5, 44.0, 39.0])),
+    ]
+    built = build_site(store_of(tmp_path, recs), tmp_path / "site")
+    html = built.index.read_text()
+    assert "31.00 ± 1.00" in html and "0.620 ± 0.020" in html and "3 seeds" in html
+    assert re.findall(r'<td class="sig"[^>]*>([^<]*)</td>', html) == ["", "", "≈"]
+    marks = [json.loads(m.replace("&#34;", '"')) for m in re.findall(r'data-marks="([^"]*)"', html)]
+    assert marks[2] == {"1": "≈"} and marks[0] == {}  # cgan ≈ biggan (index 1); acgan ranked against both
+    # IS is n/a for one reason in every row: said once under the table, not in each cell
+    assert "n/a in every row" in html and "IS: no IS head" in html and "n/a — no IS head" not in html
+    page = next(p for p in (built.index.parent / "runs").glob("acgan-*.html"))
+    text = page.read_text()
+    assert "Training seeds" in text and "31.00 ± 1.00" in text
+    for fid in ("30.00", "31.00", "32.00"):
+        assert fid in text
+
+
+def test_benchmark_table_aggregates_seeds_and_marks_rows(tmp_path):
+    recs = {
+        "acgan": [seeded("acgan", v, i, acc=0.6) for i, v in enumerate([30.0, 31.0, 32.0])],
+        "biggan": [seeded("biggan", v, i, acc=0.3) for i, v in enumerate([40.0, 41.0, 42.0])],
+        "cgan": [seeded("cgan", v, i, acc=0.3) for i, v in enumerate([41.5, 44.0, 39.0])],
+        "dcgan": [seeded("dcgan", 60.0, 0)],
+    }
+    protocol = B.Protocol(preset="cpu", minutes=None, n=1000, ref_n=1000, fid_ci=0)
+    req = B.Request(tuple(recs), protocol, tmp_path, seeds=(0, 1, 2))
+    table = B.benchmark_markdown(req, recs)
+    lines = table.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("| arch | seeds |"))
+    body = lines[head + 2 : lines.index("", head)]
+    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in body}
+    assert rows["acgan"][1:4] == ["3", "31.00 ± 1.00", ""]
+    assert rows["biggan"][1:4] == ["3", "41.00 ± 1.00", "ranked"]
+    sd = math.sqrt(((41.5 - 41.5) ** 2 + 2.5**2 + 2.5**2) / 2)
+    assert rows["cgan"][1:4] == ["3", f"41.50 ± {sd:.2f}", "≈"]
+    assert rows["dcgan"][1:4] == ["1", "60.00", S.ONE_SEED]
+    assert list(rows) == ["acgan", "biggan", "cgan", "dcgan"]  # by mean FID
+    assert "- cgan: seed 0: 41.50" in table and "seed 2: 39.00" in table
+    assert "subset seed 0, the same for every training seed" in table
+
+
+def test_parse_seeds():
+    from ganbench.errors import UserError
+
+    assert B.parse_seeds("0,1, 2") == (0, 1, 2)
+    for bad in ("a", "", "0,0", "-1", "1.5"):
+        with pytest.raises(UserError):
+            B.parse_seeds(bad)
+
+
+def test_old_benchmark_records_are_seed_records(tmp_path):
+    """A committed record from before --seeds (protocol.seed for training and subset alike) is a one-seed row."""
+    rec = json.loads(Path("leaderboard/results/benchmark-cpu/acgan-20261206.json").read_text())
+    assert S.training_seed(rec) == 0 and S.group_key(rec) is not None

@@ -1,0 +1,205 @@
+"""One benchmark unit, (arch, training seed): train to the budget -> generate -> score -> one tagged record.
+
+A unit lives in OUT/<arch>/seed<k>/: state.json (how far it got), train/<run>/ (checkpoints carry the training
+seconds spent, so a time budget survives a restart). Units are independent: another seed can be added later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ganbench.atomic import atomic_write, atomic_write_text
+from ganbench.errors import UserError
+from trainers import checkpoint, settings
+from trainers.benchmark.protocol import ARCHS, Protocol, Request
+from trainers.registry import arch_module
+
+RECIPE_TRAIN_KEYS = ("steps", "batch_size", "lr", "lr_decay_from", "flip", "concat_test")
+GRID_MAX_BYTES = 150_000  # a committed row's grid PNG
+SIMD = (
+    ("AMX", "amx_tile"),
+    ("AVX-512", "avx512f"),
+    ("AVX2", "avx2"),
+)  # (name, /proc/cpuinfo flag), widest first
+
+
+def unit_dir(out: Path, name: str, seed: int) -> Path:
+    return out / name / f"seed{seed}"
+
+
+def read_state(out: Path, name: str, seed: int = 0) -> dict[str, Any]:
+    path = unit_dir(out, name, seed) / "state.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_state(out: Path, name: str, seed: int, state: dict[str, Any]) -> None:
+    path = unit_dir(out, name, seed) / "state.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+def _run_dir(train_out: Path, arch: str) -> Path | None:
+    """The unit's one run folder under train_out (each unit trains once)."""
+    runs = sorted(p for p in train_out.glob(f"[0-9][0-9][0-9][0-9][0-9]-{arch}") if p.is_dir())
+    return runs[-1] if runs else None
+
+
+def recipe(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The model settings and the training keys that change the result: seeds of one row must share them."""
+    train = {k: ckpt["train_args"].get(k) for k in RECIPE_TRAIN_KEYS}
+    body = {"model": ckpt["model_args"], "train": train}
+    sha = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return {"sha256_12": sha, **body}
+
+
+def train_unit(req: Request, name: str, seed: int, echo: Callable[[str], None]) -> dict[str, Any]:
+    """Train (or continue) one unit to its budget. -> the trained state (checkpoint, steps, seconds)."""
+    from trainers import loop
+
+    arch, model = ARCHS[name]
+    module = arch_module(arch)
+    p = req.protocol
+    label = f"{name} seed {seed}"
+    train_out = unit_dir(req.out, name, seed) / "train"
+    run_dir = _run_dir(train_out, arch)
+    last = checkpoint.latest(run_dir) if run_dir is not None else None
+    loop_overrides: dict[str, Any] = {"device": req.device, "data": req.data, "minutes": None}
+    if last is None:
+        loop_overrides |= {"out": str(train_out), "seed": seed}
+        if p.minutes is not None:
+            loop_overrides["minutes"] = p.minutes
+        cfg, s = settings.fresh(module, p.preset, model, loop_overrides)
+        echo(f"{label}: training from step 0 to {s.steps}" + _budget_text(p))
+        run_dir = loop.train(arch, cfg, s, echo=echo)
+    else:
+        ckpt = checkpoint.load(last)
+        _same_recipe(name, module, p.preset, model, ckpt, unit_dir(req.out, name, seed))
+        spent = float(ckpt.get("train_seconds", 0.0))
+        left = None if p.minutes is None else p.minutes - spent / 60
+        if ckpt["step"] < int(ckpt["train_args"]["steps"]) and (left is None or left > 0):
+            cfg, s = settings.resumed(module, ckpt, model, loop_overrides | {"minutes": left})
+            echo(f"{label}: resuming {last} at step {ckpt['step']} of {s.steps}" + _budget_text(p, spent))
+            loop.train(arch, cfg, s, resume=ckpt, run_dir=last.parent, echo=echo)
+    final = checkpoint.latest(run_dir)
+    assert final is not None
+    ckpt = checkpoint.load(final)
+    seconds = float(ckpt.get("train_seconds", 0.0))
+    batch = int(ckpt["train_args"]["batch_size"]) * int(ckpt.get("world_size", 1))
+    return {
+        "status": "trained",
+        "arch": arch,
+        "seed": int(ckpt["train_args"].get("seed", seed)),
+        "model_settings": model,
+        "recipe": recipe(ckpt),
+        "checkpoint": str(final),
+        "steps": int(ckpt["step"]),
+        "steps_budget": int(ckpt["train_args"]["steps"]),
+        "train_seconds": round(seconds, 1),
+        "img_per_s": round(int(ckpt["batches_drawn"]) * batch / seconds, 1) if seconds > 0 else None,
+        "generator": "G_ema" if ckpt.get("G_ema") is not None else "G",
+    }
+
+
+def _same_recipe(name: str, module: Any, preset: str, model: dict[str, Any], ckpt: dict, where: Path) -> None:
+    """A run continues only under the recipe it started with: a preset edited since (a new recipe) would
+    otherwise be resumed on the old one and reported under the new one's name."""
+    cfg, s = settings.fresh(module, preset, model, {})
+    now = dataclasses.asdict(cfg) | {k: getattr(s, k) for k in RECIPE_TRAIN_KEYS if hasattr(s, k)}
+    then = ckpt["model_args"] | {k: ckpt["train_args"].get(k) for k in RECIPE_TRAIN_KEYS if hasattr(s, k)}
+    diff = [f"{k} {then.get(k)!r} -> {v!r}" for k, v in now.items() if then.get(k) != v]
+    if diff:
+        raise UserError(
+            f"{name}: its {preset} preset changed since its run started ({', '.join(diff)}); "
+            f"delete {where} to train it afresh, or check out the version it started with"
+        )
+
+
+def _budget_text(p: Protocol, spent: float = 0.0) -> str:
+    if p.minutes is None:
+        return " (budget: the preset's steps)"
+    return f" (budget {p.minutes:g} min, {spent / 60:.1f} spent)"
+
+
+BENCH_KEYS = ("arch", "seed", "model_settings", "recipe", "steps", "steps_budget", "train_seconds", "img_per_s",
+              "generator")  # fmt: skip
+
+
+def score_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[[str], None]) -> Path:
+    """Generate and score one unit's final checkpoint; store the tagged record and the final sample grid
+    beside it. -> the record's path."""
+    from ganbench.results import write_record
+    from ganbench.scoring import ScoreConfig, score
+
+    p = req.protocol
+    cfg = ScoreConfig(samples=trained["checkpoint"], ref=p.ref, n=p.n, ref_n=p.ref_n, seed=p.ref_seed,
+                      fid_ci=p.fid_ci, fid_inf=p.fid_inf, data_dir=req.data, classifier=p.classifier)  # fmt: skip
+    echo(f"{name} seed {trained['seed']}: scoring {p.n} samples of {Path(trained['checkpoint']).name} "
+         f"against {p.ref_n} {p.ref} (subset seed {p.ref_seed})")  # fmt: skip
+    record = score(cfg)
+    run_dir = Path(trained["checkpoint"]).parent
+    record["run"] = {"name": name, "arch": trained["arch"], "step": trained["steps"], "run_dir": str(run_dir),
+                     "training_seed": trained["seed"]}  # fmt: skip
+    record["benchmark"] = {
+        "name": name,
+        "protocol": dataclasses.asdict(p),
+        "ref_seed": p.ref_seed,
+        **{k: trained.get(k) for k in BENCH_KEYS},
+        "machine": machine(),
+        "code": code_version(),
+    }
+    path = write_record(record, req.out / "results")
+    grid = run_dir / f"grid-{trained['steps']}.png"
+    if grid.is_file():  # the picture beside the numbers, in the store that gets committed
+        dest = path.with_name(f"{path.stem}-grid.png")
+        atomic_write(dest, lambda f: _copy_into(grid, f))
+        if dest.stat().st_size > GRID_MAX_BYTES:
+            echo(f"warning: {dest.name} is {dest.stat().st_size:,} bytes (over {GRID_MAX_BYTES:,} to commit)")
+        record["benchmark"]["grid"] = dest.name
+        atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def _copy_into(src: Path, out: Any) -> None:
+    with open(src, "rb") as f:
+        shutil.copyfileobj(f, out)
+
+
+def machine() -> dict[str, Any]:
+    """Where the numbers were measured: CPU model and its widest vector unit (the same model name covers
+    AVX2-only and AVX-512 VMs, 2.5x apart in speed), cores, GPU."""
+    cpu, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = f.read().splitlines()
+        cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), cpu)
+        flags = set(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
+    except OSError:
+        pass
+    simd = next((name for name, flag in SIMD if flag in flags), None)
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "simd": simd, "cores": os.cpu_count(), "gpu": gpu, "torch": str(torch.__version__)}
+
+
+def code_version() -> str | None:
+    """`git describe --always --dirty` of the checkout that ran (None outside one): the version string alone
+    does not tell two development trees apart, and the recipes change between commits."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
