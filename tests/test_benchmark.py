@@ -38,6 +38,7 @@ def small_samples(monkeypatch):
 
     monkeypatch.setattr(loop, "N_FIXED", 20)  # the trainers' sample folders: 20 images, not 1,000
     monkeypatch.setattr(loop, "GRID", 2)
+    monkeypatch.setattr("trainers.benchmark.units.CURVE_N", 10)  # the quality curve's samples per checkpoint
 
 
 def bench(*args: object):
@@ -262,7 +263,12 @@ def test_seeds_are_units_that_resume_alone_against_one_reference(
     assert len({r["benchmark"]["recipe"]["sha256_12"] for r in recs}) == 1
     g = [checkpoint.load(st["checkpoint"])["G"] for st in states]
     assert not all(torch.equal(g[0][k], g[1][k]) for k in g[0])  # the training seed reached the trainer
+    curve = json.loads(Path(states[0]["curve"]).read_text())  # seed 0 only: FID at its checkpoints 2 and 4
+    assert [p["step"] for p in curve["points"]] == [2, 4] and curve["n"] == 10 and curve["seed"] == 0
+    assert all(p["fid"] > 0 and p["train_minutes"] > 0 for p in curve["points"]) and "curve" not in states[1]
+    assert (req.out / "results" / "curves" / "quality-vs-compute.png").is_file()
     table = (req.out / "benchmark.md").read_text()
+    assert "![quality against compute](results/curves/quality-vs-compute.png)" in table
     assert re.search(r"^\| dcgan \| 3 \| [0-9.]+ ± [0-9.]+ \| ", table, re.M), table
     assert "- dcgan: seed 0: " in table and "; seed 2: " in table
 
@@ -273,3 +279,15 @@ def test_seeds_are_units_that_resume_alone_against_one_reference(
 
     with pytest.raises(UserError, match="ref_seed 0 -> 5"):
         B.run(other, echo=lambda line: None)
+
+
+def test_curve_checkpoints_are_the_nearest_to_evenly_spaced_steps(tmp_path):
+    from trainers.benchmark.units import curve_checkpoints
+
+    for step in range(2000, 14001, 2000):
+        (tmp_path / f"ckpt-{step}.pt").touch()
+    # targets 2,800 5,600 8,400 11,200 14,000; ties would go to the earlier step
+    assert [p.name for p in curve_checkpoints(tmp_path, 14000)] == [
+        "ckpt-2000.pt", "ckpt-6000.pt", "ckpt-8000.pt", "ckpt-12000.pt", "ckpt-14000.pt"]  # fmt: skip
+    assert [p.name for p in curve_checkpoints(tmp_path, 4000, points=5)] == [
+        "ckpt-2000.pt", "ckpt-4000.pt", "ckpt-6000.pt", "ckpt-8000.pt", "ckpt-10000.pt"]  # fmt: skip

@@ -135,3 +135,31 @@ def test_old_benchmark_records_are_seed_records(tmp_path):
     """A committed record from before --seeds (protocol.seed for training and subset alike) is a one-seed row."""
     rec = json.loads(Path("leaderboard/results/benchmark-cpu/acgan-20261206.json").read_text())
     assert S.training_seed(rec) == 0 and S.group_key(rec) is not None
+
+
+def _curve(name: str, points: list[tuple[int, float, float]], n: int = 2000) -> dict:
+    return {"kind": "ganbench-quality-curve", "schema": 1, "name": name, "seed": 0, "n": n,
+            "reference": {"source": "cifar10-train", "n": 10000, "subset": {"seed": 0}, "content_sha256": "f"},
+            "extractor": {"weights_sha256": "7ff4", "resize": "legacy-tf"},
+            "machine": {"cpu": "AMD EPYC", "simd": "AVX2"},
+            "points": [{"step": s, "train_minutes": m, "fid": f} for s, m, f in points]}  # fmt: skip
+
+
+def test_quality_against_compute_figure_on_the_leaderboard(tmp_path):
+    store = store_of(tmp_path, [seeded("acgan", 30.0, 0)])
+    (store / "curves").mkdir()
+    curves = {"acgan": _curve("acgan", [(2000, 9.0, 120.0), (14000, 64.0, 40.0)]),
+              "dcgan": _curve("dcgan", [(2000, 5.0, 150.0), (18000, 60.0, 70.0)]),
+              "small": _curve("small", [(100, 1.0, 300.0)], n=500)}  # fmt: skip
+    for name, c in curves.items():
+        (store / "curves" / f"{name}-seed0.json").write_text(json.dumps(c))
+    (store / "curves" / "broken-seed0.json").write_text("{")
+    built = build_site(store, tmp_path / "site")
+    html = built.index.read_text()
+    figs = re.findall(
+        r'<section class="compute"[^>]*>.*?<img src="([^"]+)".*?<figcaption>([^<]*)<', html, re.S
+    )
+    assert len(figs) == 2  # 2,000-sample curves together, the 500-sample one apart
+    assert "FID of 2,000 samples" in figs[0][1] and "AMD EPYC AVX2" in figs[0][1]
+    assert all((built.index.parent / src).is_file() for src, _ in figs)
+    assert any("broken-seed0.json" in s for s in built.skipped) and built.records == 1

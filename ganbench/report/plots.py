@@ -261,6 +261,27 @@ def fid_vs_step(
         _save(fig, path)
 
 
+def quality_vs_compute(curves: dict[str, list[tuple[float, float, float]]], path: Path | BinaryIO) -> None:
+    """FID against training minutes and against steps, a line per model: which model is best for the time
+    one has. curves: label -> [(step, minutes, fid)]."""
+    import seaborn as sns
+
+    style, context = _styled()
+    with style, context:
+        fig = _figure(8.0, 3.0, left=0.08, bottom=0.17, right=0.83, wspace=0.22)
+        axes = fig.subplots(1, 2)
+        for color, (label, pts) in zip(sns.color_palette("deep", len(curves)), curves.items(), strict=False):
+            pts = sorted(pts)
+            for ax, x in zip(axes, (1, 0), strict=True):
+                ax.plot([q[x] for q in pts], [q[2] for q in pts], marker="o", markersize=3, linewidth=1.2,
+                        color=color, label=label)  # fmt: skip
+        axes[0].set_xlabel("training minutes")
+        axes[1].set_xlabel("step")
+        axes[0].set_ylabel("FID")
+        axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        _save(fig, path)
+
+
 def _class_dirs(folder: Path) -> list[Path]:
     return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith((".", "__")))
 

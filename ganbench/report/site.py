@@ -21,6 +21,8 @@ from ganbench.errors import UserError
 from ganbench.report import cells, plots
 from ganbench.report import leaderboard as L
 from ganbench.report import seeds as S
+from ganbench.report.compute import figures as compute_figures
+from ganbench.report.compute import load_curves
 from ganbench.report.leaderboard import collect
 from ganbench.report.pages import render_run_page
 
@@ -170,11 +172,16 @@ def build_site(
 
     t0 = time.perf_counter()
     records, skipped = collect(store)
+    curves, curves_skipped = load_curves(store)
+    skipped += curves_skipped
     for extra in committed:
         more, more_skipped = collect(extra)
         for rec in more:
             rec["_measured"] = measured_where(rec)
         records += more
+        skipped += more_skipped
+        more_curves, more_skipped = load_curves(extra)
+        curves += more_curves
         skipped += more_skipped
     reported, reported_notes = load_reported(reported_path)
     groups = L.build_groups(records)
@@ -189,6 +196,10 @@ def build_site(
             html = render_run_page(env, model, recs, figures)
             (tmp / "runs" / page_name(model)).write_text(html, encoding="utf-8")
         ctx = index_context(records, groups, reported)
+        ctx["compute"] = [
+            {"src": figures.make("compute", f, plots.quality_vs_compute, f["lines"], defer=True), **f}
+            for f in compute_figures(curves)
+        ]
         ctx |= {
             "root": "",
             "store": str(store),

@@ -14,7 +14,7 @@ from ganbench.report import leaderboard as L
 from ganbench.report import seeds as S
 from ganbench.version import __version__
 from trainers.benchmark.protocol import ARCHS, WRITE_UPS, Request
-from trainers.benchmark.units import machine, read_state
+from trainers.benchmark.units import CURVE_N, CURVE_POINTS, CURVES, machine, read_state
 from trainers.registry import arch_module
 
 # benchmark.md's metric columns after FID: (result key, format), shown as the leaderboard's cells show them
@@ -41,10 +41,36 @@ def publish(req: Request, echo: Callable[[str], None]) -> Path:
     from ganbench.report.site import build_site
 
     site = build_site(req.out / "results", req.out / "site")
+    figure = compute_figure(req.out / "results")
     path = req.out / "benchmark.md"
-    atomic_write_text(path, benchmark_markdown(req, scored_records(req.out, list(req.archs))))
+    text = benchmark_markdown(req, scored_records(req.out, list(req.archs)))
+    if figure is not None:
+        text += f"\n![quality against compute](results/{CURVES}/{figure.name})\n\n{FIGURE_NOTE}\n"
+    atomic_write_text(path, text)
     echo(f"leaderboard: {site.index}")
     echo(f"table: {path}")
+    return path
+
+
+FIGURE = "quality-vs-compute.png"
+FIGURE_NOTE = (
+    f"Quality against compute: FID of {CURVE_N:,} samples at {CURVE_POINTS} checkpoints of training seed 0, "
+    f"against training minutes and steps (points in `results/{CURVES}/*.json`)."
+)
+
+
+def compute_figure(store: Path) -> Path | None:
+    """STORE/curves/quality-vs-compute.png from the curve files there (the largest scoring setup), or None."""
+    from ganbench.atomic import atomic_write
+    from ganbench.report import plots
+    from ganbench.report.compute import figures, load_curves
+
+    curves, _ = load_curves(store)
+    figs = figures(curves)
+    if not figs:
+        return None
+    path = store / CURVES / FIGURE
+    atomic_write(path, lambda f: plots.quality_vs_compute(figs[0]["lines"], f))
     return path
 
 

@@ -7,10 +7,19 @@ from pathlib import Path
 
 from trainers.benchmark.protocol import ARCHS, Request, check_request, pin_protocol
 from trainers.benchmark.publish import publish
-from trainers.benchmark.units import read_state, score_unit, train_unit, write_state
+from trainers.benchmark.units import (
+    CURVE_N,
+    CURVE_POINTS,
+    curve_unit,
+    read_state,
+    score_unit,
+    train_unit,
+    write_state,
+)
 from trainers.registry import arch_module
 
 SCORE_IMG_PER_S = 9.0  # Inception on these 2 CPU cores, for the ETA only
+CURVE_SEED = 0  # the training seed whose checkpoints draw the quality-against-compute figure
 
 
 def units(req: Request) -> list[tuple[str, int]]:
@@ -32,7 +41,7 @@ def _eta(req: Request, todo: list[tuple[str, int]]) -> str:
             if budget is None:
                 return "unknown"
             left += float(budget) * 60
-        left += req.protocol.n / SCORE_IMG_PER_S
+        left += (req.protocol.n + (CURVE_N * CURVE_POINTS if seed == CURVE_SEED else 0)) / SCORE_IMG_PER_S
     return _hms(left)
 
 
@@ -61,8 +70,11 @@ def run(req: Request, echo: Callable[[str], None] = print) -> Path:
             echo(f"{head}: trained already ({state['steps']} steps), not trained again")
         if state.get("status") == "scored" and Path(state["record"]).is_file():
             echo(f"{head}: scored already ({Path(state['record']).name}), not scored again")
-            continue
-        echo(f"{head}: sampling and scoring; benchmark ETA {_eta(req, todo[i - 1 :])}")
-        state = {**state, "status": "scored", "record": str(score_unit(req, name, state, echo))}
-        write_state(req.out, name, seed, state)
+        else:
+            echo(f"{head}: sampling and scoring; benchmark ETA {_eta(req, todo[i - 1 :])}")
+            state = {**state, "status": "scored", "record": str(score_unit(req, name, state, echo))}
+            write_state(req.out, name, seed, state)
+        if seed == CURVE_SEED and not (state.get("curve") and Path(state["curve"]).is_file()):
+            state = {**state, "curve": str(curve_unit(req, name, state, echo))}
+            write_state(req.out, name, seed, state)
     return publish(req, echo)

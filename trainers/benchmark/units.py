@@ -18,6 +18,7 @@ from typing import Any
 
 from ganbench.atomic import atomic_write, atomic_write_text
 from ganbench.errors import UserError
+from ganbench.report.compute import CURVES, KIND
 from trainers import checkpoint, settings
 from trainers.benchmark.protocol import ARCHS, Protocol, Request
 from trainers.registry import arch_module
@@ -203,3 +204,71 @@ def code_version() -> str | None:
     if out.returncode != 0:
         return None
     return out.stdout.strip() or None
+
+
+CURVE_N, CURVE_POINTS = (
+    2_000,
+    5,
+)  # quality against compute: FID of 2,000 samples at five checkpoints of seed 0
+
+
+def curve_checkpoints(run_dir: Path, steps: int, points: int = CURVE_POINTS) -> list[Path]:
+    """The checkpoint nearest each of `points` evenly spaced steps up to `steps` (the last one is the final)."""
+    have = {int(p.stem.split("-")[1]): p for p in run_dir.glob("ckpt-*.pt") if p.stem.split("-")[1].isdigit()}
+    picks: list[int] = []
+    for k in range(1, points + 1):
+        want = steps * k / points
+        best = min((s for s in have if s not in picks), key=lambda s: (abs(s - want), s), default=None)
+        if best is not None:
+            picks.append(best)
+    return [have[s] for s in sorted(picks)]
+
+
+def curve_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[[str], None]) -> Path:
+    """FID of CURVE_N samples at CURVE_POINTS checkpoints against the protocol's reference subset, with the
+    training minutes each had taken -> OUT/results/curves/<name>-seed<k>.json (a subfolder of the store: the
+    records' loader reads only its top level)."""
+    import time
+
+    from ganbench.inputs.sources import load_source
+    from ganbench.scoring import ScoreConfig, score_images, setup
+
+    p = req.protocol
+    run_dir = Path(trained["checkpoint"]).parent
+    ckpts = curve_checkpoints(run_dir, trained["steps"])
+    cfg = ScoreConfig(samples=str(ckpts[-1]), ref=p.ref, n=CURVE_N, ref_n=p.ref_n, seed=p.ref_seed, fid_ci=0,
+                      fid_inf=0, data_dir=req.data, classifier="none")  # fmt: skip
+    run = setup(cfg)
+    points = []
+    for ckpt_path in ckpts:
+        echo(f"{name} seed {trained['seed']}: quality curve, {CURVE_N} samples of {ckpt_path.name}")
+        samples = load_source(str(ckpt_path), data_dir=req.data, n=CURVE_N, seed=p.ref_seed)
+        rec = score_images(run, samples, cfg=dataclasses.replace(cfg, samples=str(ckpt_path)))
+        ck = checkpoint.load(ckpt_path)
+        points.append({"step": int(ck["step"]), "train_minutes": round(float(ck.get("train_seconds", 0)) / 60, 2),
+                       "fid": rec["metrics"]["fid"]})  # fmt: skip
+    curve = {
+        "kind": KIND,
+        "schema": 1,
+        "name": name,
+        "arch": trained["arch"],
+        "seed": trained["seed"],
+        "steps_budget": trained["steps_budget"],
+        "recipe": trained.get("recipe"),
+        "n": CURVE_N,
+        "reference": {
+            k: rec["reference"].get(k) for k in ("source", "n", "subset", "content_sha256", "origin")
+        },
+        "extractor": {
+            k: rec["extractor"].get(k) for k in ("extractor", "weights_sha256", "resize", "backend")
+        },
+        "protocol": dataclasses.asdict(p),
+        "machine": machine(),
+        "code": code_version(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "points": points,
+    }
+    path = req.out / "results" / CURVES / f"{name}-seed{trained['seed']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(curve, indent=2, sort_keys=True) + "\n")
+    return path

@@ -1,0 +1,67 @@
+"""Quality against compute: the benchmark's curve files (FID of a fixed sample count at evenly spaced
+checkpoints of one training seed, with the training minutes spent) -> one figure per scoring setup."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CURVES = "curves"  # a store's subfolder of curve files (the records' loader reads only the store's top level)
+KIND = "ganbench-quality-curve"
+
+
+def load_curves(store: Path) -> tuple[list[dict], list[str]]:
+    """The readable curve files of STORE/curves, and a 'file: reason' line for each one left out."""
+    curves, skipped = [], []
+    for path in sorted((store / CURVES).glob("*.json")):
+        try:
+            c = json.loads(path.read_text())
+            if c.get("kind") != KIND or not c.get("points"):
+                raise ValueError("not a quality curve")
+            pts = [(int(p["step"]), float(p["train_minutes"]), float(p["fid"])) for p in c["points"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            skipped.append(f"{CURVES}/{path.name}: {type(e).__name__}: {e}")
+            continue
+        curves.append({**c, "_points": pts, "_file": str(path)})
+    return curves, skipped
+
+
+def _setup(c: dict) -> tuple:
+    ref, ext = c.get("reference") or {}, c.get("extractor") or {}
+    return (
+        c.get("n"),
+        ref.get("source"),
+        ref.get("content_sha256"),
+        ext.get("weights_sha256"),
+        ext.get("resize"),
+    )
+
+
+def figures(curves: list[dict]) -> list[dict]:
+    """One figure's data per scoring setup (curves of different setups are never drawn on one axis):
+    {'lines': label -> [(step, minutes, fid)], 'caption': text}, the largest setup first."""
+    by: dict[tuple, list[dict]] = {}
+    for c in curves:
+        by.setdefault(_setup(c), []).append(c)
+    out = []
+    for group in sorted(by.values(), key=len, reverse=True):
+        lines = {}
+        for c in sorted(group, key=lambda c: str(c.get("name"))):
+            label = str(c.get("name", "?")) + (
+                f" (seed {c['seed']})" if c.get("seed") not in (0, None) else ""
+            )
+            lines[label] = c["_points"]
+        first = group[0]
+        ref = first.get("reference") or {}
+        sub = ref.get("subset") or {}
+        machines = sorted({" ".join(filter(None, [(c.get("machine") or {}).get(k) for k in ("gpu", "cpu", "simd")]))
+                           for c in group} - {""})  # fmt: skip
+        caption = (
+            f"FID of {first.get('n'):,} samples against {ref.get('source')} ({ref.get('n')} images, subset seed "
+            f"{sub.get('seed')}) at {len(first['_points'])} checkpoints of training seed {first.get('seed')}, "
+            f"against the training minutes (left) and steps (right) they took"
+            + (f"; measured on {', '.join(machines)}" if machines else "")
+            + ". Minutes depend on the machine; steps do not."
+        )
+        out.append({"lines": lines, "caption": caption})
+    return out
