@@ -167,3 +167,47 @@ def test_run_page_images_all_load(driver, site):
     assert driver.find_element("tag name", "h1").text == NASTY
     assert "no sample grid" in driver.find_element("id", "samples").text
     assert _broken_images(driver) == (0, []) and _console_errors(driver) == []
+
+
+def test_seeded_rows_marks_grid_and_compute_figure_in_the_browser(driver, tmp_path):
+    """Rows over training seeds keep their between-seed marks when the table is re-sorted; the seed-0 grid
+    beside a record and the quality-against-compute figure load on the site built from the store."""
+    import json
+
+    from tests.test_seeds import _curve, seeded
+
+    recs = [
+        *(seeded("acgan", v, i) for i, v in enumerate([30.0, 31.0, 32.0])),
+        *(seeded("biggan", v, i) for i, v in enumerate([40.0, 41.0, 42.0])),
+        *(seeded("cgan", v, i) for i, v in enumerate([41.5, 44.0, 39.0])),
+        seeded("dcgan", 60.0, 0),
+        make_record("mine", 70.0, ci=(69.0, 71.0)),
+    ]
+    store = tmp_path / "results"
+    store.mkdir()
+    for i, rec in enumerate(recs):
+        if rec.get("benchmark") and rec["benchmark"]["seed"] == 0:
+            grid = f"grid-{i}.png"
+            Image.new("RGB", (320, 320), (200, 40 * (i % 5), 90)).save(store / grid)
+            rec["benchmark"]["grid"] = grid
+        (store / f"rec-{i}.json").write_text(json.dumps(rec))
+    (store / "curves").mkdir()
+    curve = _curve("acgan", [(2000, 9.0, 120.0), (14000, 64.0, 40.0)])
+    (store / "curves" / "acgan-seed0.json").write_text(json.dumps(curve))
+    index = build_site(store, tmp_path / "site").index
+
+    _open(driver, index.as_uri())
+    ranked = ["acgan", "biggan", "cgan", "dcgan", "mine"]
+    one = "1 seed: ranking not tested"
+    assert _models(driver) == ranked and _marks(driver) == ["", "", "≈", one, one]
+    _click_header(driver, "fid")  # descending: each row against its new neighbour above
+    assert _models(driver) == ranked[::-1] and _marks(driver) == ["", one, one, "≈", ""]
+    _click_header(driver, "model")
+    assert _marks(driver) == [""] * 5
+    n, broken = _broken_images(driver)
+    assert n == 1 and broken == []  # the compute figure
+    assert "Quality against compute" in driver.page_source and _console_errors(driver) == []
+    _open(driver, (index.parent / "runs" / page_name("acgan")).as_uri())
+    n, broken = _broken_images(driver)
+    assert n >= 1 and broken == [] and "final sample grid of training seed 0" in driver.page_source
+    assert "Training seeds" in driver.page_source
