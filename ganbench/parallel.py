@@ -6,22 +6,44 @@ batches r*B/N..(r+1)*B/N), so every batch is the one a single process would run 
 bits; the shards are gathered onto every rank in order. The metrics are then computed on every rank (the same
 numbers) and rank 0 alone writes: the cache entries, the record, the statistics file, the printed table.
 Rank 0's cache decides hit or miss for all (broadcast), so every rank takes the same collectives.
-gloo on CPU, NCCL on CUDA (rank r on cuda:LOCAL_RANK).
+gloo on CPU, NCCL on CUDA (rank r on cuda:LOCAL_RANK, see cuda_device). A shard may be empty (fewer batches
+than ranks): that rank still enters every collective, with no rows.
+
+Code that scores on one rank only (the trainers' --score-every hook on rank 0) runs inside `alone()`: there
+every function here behaves as in a single process, so no collective is entered that the others never join.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import numpy as np
 
 TIMEOUT = timedelta(hours=2)  # a long shard on a CPU must not trip the collective timeout
+_alone = 0  # > 0 inside alone(): the process group is ignored
+
+
+@contextmanager
+def alone() -> Iterator[None]:
+    """Score as a single process although a process group is up: no collectives, this process reads and
+    writes everything (cache entries, records). For work that one rank does while the others wait elsewhere,
+    e.g. rank 0 scoring a sample folder while training; calling ganbench on one rank outside this hangs."""
+    global _alone
+    _alone += 1
+    try:
+        yield
+    finally:
+        _alone -= 1
 
 
 def _dist():
-    """torch.distributed when a process group is up, else None (never imports torch itself)."""
+    """torch.distributed when a process group is up (and not alone()), else None (never imports torch)."""
+    if _alone:
+        return None
     td = sys.modules.get("torch.distributed")
     if td is None or not td.is_available() or not td.is_initialized():
         return None
@@ -36,7 +58,9 @@ def world() -> tuple[int, int]:
 
 def is_main() -> bool:
     """The process that writes and prints: rank 0 (or the only one). Under torchrun before the group is up,
-    the RANK variable says."""
+    the RANK variable says. Inside alone(): this process."""
+    if _alone:
+        return True
     td = _dist()
     return td.get_rank() == 0 if td is not None else os.environ.get("RANK", "0") == "0"
 
@@ -55,15 +79,23 @@ def init_from_env() -> None:
         td.init_process_group("gloo", timeout=TIMEOUT)
 
 
+def cuda_device() -> str:
+    """This rank's CUDA device: "cuda" (the current device), or "cuda:LOCAL_RANK" in a process group whose
+    caller never chose a device (current device still 0), so that the ranks do not all share cuda:0 (NCCL
+    refuses two ranks on one device). A caller who did call torch.cuda.set_device keeps its choice."""
+    import torch
+
+    local = os.environ.get("LOCAL_RANK", "")
+    if _dist() is None or not local.isdigit() or torch.cuda.current_device() != 0:
+        return "cuda"
+    return f"cuda:{local}" if 0 < int(local) < torch.cuda.device_count() else "cuda"
+
+
 def _device():
     import torch
 
     td = _dist()
-    return (
-        torch.device("cuda", torch.cuda.current_device())
-        if td.get_backend() == "nccl"
-        else torch.device("cpu")
-    )
+    return torch.device(cuda_device()) if td.get_backend() == "nccl" else torch.device("cpu")
 
 
 def shard(n: int, batch: int) -> tuple[int, int]:
@@ -134,7 +166,8 @@ def gather_rows(local: np.ndarray) -> np.ndarray:
     row = next((s[1:] for s in shapes if s[0] > 0), local.shape[1:])  # an empty shard has no row shape
     longest = max(counts)
     padded = np.zeros((longest, *row), local.dtype)
-    padded[: len(local)] = local
+    if len(local):  # an empty shard may not know the row shape, e.g. (0, 3, 0, 0) from a generator
+        padded[: len(local)] = local
     t = torch.from_numpy(padded).to(_device())
     parts = [torch.empty_like(t) for _ in range(size)]
     td.all_gather(parts, t)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REL = 1e-6
@@ -96,8 +98,6 @@ def test_two_gloo_processes_give_one_process_numbers(kind: str, small_sets, tmp_
 
 
 def test_reference_build_under_torchrun_writes_one_entry_with_one_process_features(small_sets, tmp_path):
-    import numpy as np
-
     ref = str(small_sets["ref"])
     feats = {}
     for n in (1, 2):
@@ -112,3 +112,117 @@ def test_reference_build_under_torchrun_writes_one_entry_with_one_process_featur
         feats[n] = np.load(entries[0])["pool3"]
     assert feats[1].shape == feats[2].shape == (60, 2048)
     assert np.allclose(feats[1], feats[2], rtol=1e-6, atol=1e-6)
+
+
+# --- a generator's shards: a rank with no batch, a DDP-wrapped generator ------------------------------------
+
+SHARDS_SCRIPT = """
+import sys
+import numpy as np
+import torch
+from torch import nn
+from ganbench import parallel
+from ganbench.inputs.arrays import from_generator
+
+out, kind, n, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+parallel.init_from_env()
+torch.manual_seed(0)
+G = nn.Sequential(nn.Linear(8, 3 * 32 * 32), nn.BatchNorm1d(3 * 32 * 32), nn.Tanh(), nn.Unflatten(1, (3, 32, 32)))
+if kind == "ddp":  # as a DDP training script holds its G: each forward of the wrapper broadcasts BN buffers
+    G = nn.parallel.DistributedDataParallel(G)
+images = from_generator(G, z_dim=8, n=n, value_range=(-1, 1), batch_size=batch)
+if parallel.is_main():
+    np.save(out, images.images)
+"""
+
+
+def run_or_fail(
+    cmd: list[str], env: dict[str, str], timeout: float, what: str
+) -> subprocess.CompletedProcess:
+    """Run cmd (torchrun or python); a hang fails the test after `timeout` s and leaves no process behind:
+    torchrun's workers run in sessions of their own, so torchrun is asked to stop them (SIGTERM) first."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        pytest.fail(f"{what}: still running after {timeout:g} s (a hang)")
+    assert proc.returncode == 0, f"{what}: {err[-3000:]}"
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def run_shards(script: Path, out: Path, kind: str, n: int, batch: int, procs: int) -> np.ndarray:
+    """The script's images (rank 0's) under `procs` processes."""
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"]
+    cmd = (launcher if procs > 1 else [sys.executable]) + [str(script), str(out), kind, str(n), str(batch)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run_or_fail(cmd, env, 120, f"{kind}, n={n}, batch {batch}, {procs} processes")
+    return np.load(out)
+
+
+@pytest.mark.parametrize(
+    "kind,n,batch",
+    [
+        ("plain", 48, 64),  # one batch for two ranks: rank 1 has none
+        ("ddp", 48, 64),  # the wrapper broadcasts its buffers at its first forward, which rank 1 never runs
+    ],
+)
+def test_generator_shards_under_two_processes_give_one_process_images(kind, n, batch, tmp_path: Path) -> None:
+    script = tmp_path / "shards.py"
+    script.write_text(SHARDS_SCRIPT)
+    one = run_shards(script, tmp_path / "one.npy", "plain", n, batch, procs=1)
+    two = run_shards(script, tmp_path / "two.npy", kind, n, batch, procs=2)
+    assert one.shape == (n, 3, 32, 32) and one.dtype == np.uint8
+    assert np.array_equal(one, two)
+
+
+# --- which CUDA device a rank uses (no GPU needed: torch.cuda's answers are faked) --------------------------
+
+
+class FakeGroup:
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+
+    def get_backend(self) -> str:
+        return self.backend
+
+
+@pytest.mark.parametrize(
+    "group,local_rank,current,count,expected",
+    [
+        (True, "1", 0, 2, "cuda:1"),  # the caller never called set_device: LOCAL_RANK's device, not cuda:0
+        (True, "0", 0, 2, "cuda"),
+        (True, "1", 1, 2, "cuda"),  # the caller chose (set_device): the current device
+        (True, "1", 0, 1, "cuda"),  # one visible device per process (CUDA_VISIBLE_DEVICES): it
+        (True, None, 0, 2, "cuda"),  # not under torchrun
+        (False, "1", 0, 2, "cuda"),  # no process group: one process, the current device
+    ],
+)
+def test_cuda_device_of_a_rank(monkeypatch, group, local_rank, current, count, expected) -> None:
+    import torch
+
+    from ganbench import parallel
+    from ganbench.extractors import backends
+
+    monkeypatch.setattr(
+        parallel, "_dist", lambda: FakeGroup("nccl") if group and not parallel._alone else None
+    )
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: current)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    monkeypatch.setattr(backends, "cuda_available", lambda: True)
+    if local_rank is None:
+        monkeypatch.delenv("LOCAL_RANK", raising=False)
+    else:
+        monkeypatch.setenv("LOCAL_RANK", local_rank)
+    assert parallel.cuda_device() == expected
+    assert backends.default_device() == expected  # where the extractors run by default
+    if group:  # where the collectives' tensors go under NCCL
+        assert parallel._device() == torch.device(expected)
+    with parallel.alone():  # one rank scoring on its own: its current device, no group
+        assert parallel.cuda_device() == "cuda" and parallel.world() == (0, 1) and parallel.is_main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import socket
@@ -118,3 +119,82 @@ def test_ranks_take_distinct_slices_of_the_single_process_batch() -> None:
         assert torch.equal(torch.cat([x0, x1]), x) and torch.equal(torch.cat([y0, y1]), y)
         assert not set(y0.tolist()) & set(y1.tolist())
     assert ranks[1].epoch == single.epoch
+
+
+SCORE_EVERY_SCRIPT = """
+import trainers.loop as loop
+from ganbench.cli import main
+
+loop.N_FIXED, loop.GRID = 20, 2  # 20 samples per sample step, not 1,000: the network runs ~10 images/s here
+main()
+"""
+
+
+def test_score_every_under_two_processes_scores_the_whole_folder(tmp_path: Path, resolved_weights) -> None:
+    """The issue's command (`torchrun --nproc_per_node=2 -m ganbench train ... --score-every 2`), which hung:
+    rank 0 scored inside the group's collectives while rank 1 trained on."""
+    from tests.test_parallel import run_or_fail
+
+    data = write_fake_cifar(tmp_path / "cifar")
+    script = tmp_path / "ganbench_small_samples.py"
+    script.write_text(SCORE_EVERY_SCRIPT)
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
+           "train", "dcgan", "--preset", "smoke", "--data", str(data), "--out", str(runs), "--threads", "1",
+           "--steps", "4", "--sample-every", "2", "--score-every", "2", "--score-ref-n", "30",
+           "--no-score-classifier", "--results", str(results)]  # fmt: skip
+    proc = run_or_fail(cmd, dict(os.environ, OMP_NUM_THREADS="1"), 300, "--score-every under torchrun")
+    scored = [line for line in proc.stderr.splitlines() if line.startswith(("step 2: FID", "step 4: FID"))]
+    assert len(scored) == 2, proc.stderr[-3000:]  # rank 0 alone scored and printed
+    (run,) = runs.iterdir()
+    with open(run / "log.csv", newline="") as f:
+        fids = {int(r["step"]): r["fid"] for r in csv.DictReader(f)}
+    records = sorted(
+        (json.loads(p.read_text()) for p in results.glob("*.json")), key=lambda r: r["run"]["step"]
+    )
+    assert [r["run"]["step"] for r in records] == [2, 4]
+    for r in records:
+        step = r["run"]["step"]
+        assert float(fids[step]) == r["metrics"]["fid"] and r["metrics"]["fid"] > 0
+        # the whole folder, scored by one process (not rank 0's shard of it)
+        assert r["samples"]["n"] == 20 and r["world_size"] == 1 and r["reference"]["n"] == 30
+        assert r["samples"]["source"] == str(run / "samples" / str(step))
+
+
+def test_force_ddp_takes_the_wrapped_path_with_one_process(tmp_path: Path, monkeypatch) -> None:
+    """GANBENCH_FORCE_DDP=1 `ganbench train`: one process, yet a process group and G, D in DDP (what a GPU
+    check uses to run the NCCL path on one device)."""
+    import torch.distributed as td
+    from click.testing import CliRunner
+    from torch.nn.parallel import DistributedDataParallel
+
+    from tests.test_trainers import user_error
+    from trainers import distributed
+    from trainers.cli import train_command
+
+    seen = []
+    real_wrap = distributed.wrap
+
+    def recording_wrap(nets, d):
+        seen.append((real_wrap(nets, d), d, td.get_backend() if td.is_initialized() else None))
+        return seen[-1][0]
+
+    monkeypatch.setattr(distributed, "wrap", recording_wrap)
+    for var in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):  # not under torchrun
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GANBENCH_FORCE_DDP", "1")
+    data, runs = write_fake_cifar(tmp_path / "cifar"), tmp_path / "runs"
+    args = ["cgan", "--preset", "smoke", "--data", str(data), "--out", str(runs), "--device", "cpu"]
+    result = CliRunner().invoke(train_command, args)
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    ((nets, d, backend),) = seen
+    assert isinstance(nets.G, DistributedDataParallel) and isinstance(nets.D, DistributedDataParallel)
+    assert (d.world, d.ddp, backend) == (1, True, "gloo")
+    assert "(DDP, forced by GANBENCH_FORCE_DDP)" in result.output
+    assert not td.is_initialized()  # the group it made is gone
+    (run,) = runs.iterdir()
+    assert checkpoint.load(run)["world_size"] == 1
+    assert all(k in dict(nets.G.module.state_dict()) for k in checkpoint.load(run)["G"])  # saved unwrapped
+
+    monkeypatch.setenv("GANBENCH_FORCE_DDP", "maybe")
+    assert "GANBENCH_FORCE_DDP='maybe'" in user_error(CliRunner().invoke(train_command, args))

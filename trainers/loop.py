@@ -174,6 +174,7 @@ def _train(
         tb = TbLog(run_dir / "tb", purge_step=start + 1) if s.tensorboard else None
         hook = ScoreHook(s, run_dir, arch_name, run_id, echo) if s.score_every else None
     where = f"{device} x {d.world} processes" if d.world > 1 else f"{device}"
+    where += " (DDP, forced by GANBENCH_FORCE_DDP)" if d.ddp and d.world == 1 else ""
     echo(f"{arch_name} ({s.preset} preset) on {where}: steps {start} -> {s.steps}, run folder {run_dir}")
 
     sums: dict[str, float] = {}
@@ -239,9 +240,9 @@ def _train(
                     checkpoint.save(state, checkpoint.ckpt_path(run_dir, done))
                     if s.keep_ckpts:  # only now that the new checkpoint is complete on disk
                         checkpoint.prune(run_dir, s.keep_ckpts, done)
-            if scored and hook is not None and log is not None:  # rank 0
-                fid = hook(done)
-                if fid is not None:
+            if scored:  # rank 0 scores the whole folder outside the group's collectives; the others wait
+                fid = distributed.main_alone(d, hook, done)  # hook: None on ranks > 0
+                if fid is not None and log is not None:
                     log.set_last("fid", fid)
                     if tb is not None:
                         tb.add({"fid": fid}, done)

@@ -8,6 +8,10 @@ Per scored step: FID goes into log.csv's `fid` column (and TensorBoard), and the
 the results store with a "run" section (name, run_dir, arch, step, run_id) that the leaderboard reads.
 Missing Inception weights (offline) turn scoring off with a warning; missing classifier weights turn the
 class-aware part off. Training never stops for scoring: a UserError at one step is a warning.
+
+Under torchrun the hook exists on rank 0 only, and the loop calls it through distributed.main_alone: the
+whole folder is scored as one process (ganbench.parallel.alone, no collective of the trainers' group) while
+the other ranks wait.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ CALIBRATION_N = 1_000  # cifar10-test images for the classifier's recorded accur
 
 
 class ScoreHook:
-    """Built once per run on rank 0; call it with a step whose samples/<step>/ folder is complete."""
+    """Built once per run on rank 0; call it with a step whose samples/<step>/ folder is complete (under
+    torchrun inside ganbench.parallel.alone(), as distributed.main_alone does)."""
 
     def __init__(
         self, s: TrainSettings, run_dir: Path, arch: str, run_id: str, echo: Callable[[str], None]

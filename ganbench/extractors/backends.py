@@ -78,7 +78,12 @@ def cuda_available() -> bool:
 
 
 def default_device() -> str:
-    return "cuda" if cuda_available() else "cpu"
+    """CUDA when present (this rank's device in a process group, see parallel.cuda_device), else the CPU."""
+    if not cuda_available():
+        return "cpu"
+    from ganbench import parallel
+
+    return parallel.cuda_device()
 
 
 def pick(backend: str) -> str:

@@ -229,6 +229,7 @@ def from_generator(
     if num_classes is not None and (not isinstance(num_classes, int) or not 1 <= num_classes <= 10):
         raise UserError(f"num_classes must be an integer in 1..10 (CIFAR-10's labels), not {num_classes!r}")
     _range(value_range, "a generator's outputs")
+    G = unwrap(G)
     y = None if num_classes is None else torch.arange(n) % num_classes
     z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
     batch = batch_size or GENERATOR_BATCH
@@ -251,6 +252,14 @@ def from_generator(
         {"latent_seed": str(seed), "z_dim": str(z_dim), "labels": "cycling" if y is not None else "none"}
     )
     return out
+
+
+def unwrap(G: Callable[..., Any]) -> Callable[..., Any]:
+    """The module inside a DistributedDataParallel wrapper: the wrapper's forward may enter collectives on
+    every call (its buffer broadcast), and the ranks run different numbers of batches here, so it would hang."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return G.module if isinstance(G, DistributedDataParallel) else G
 
 
 def _imageset(
