@@ -226,3 +226,50 @@ def test_a_log_too_large_to_come_back_keeps_its_start_and_end(tmp_path: Path) ->
     assert b"bytes cut by gpu_check" in data
     shorten(log, limit=800, head=200)
     assert log.read_bytes() == data  # under the limit: left alone
+
+
+def _fake_run(out: Path, img_per_s: float, loss: str = "0.5") -> None:
+    run = out / "00000-biggan"
+    (run / "samples" / "40").mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(run / "samples" / "40" / "0.png")
+    (run / "log.csv").write_text(
+        f"step,epoch,loss_D,loss_G,lr_G,lr_D,img_per_s\n40,0.1,{loss},0.7,1,1,{img_per_s}\n"
+    )
+    (run / "config.json").write_text(json.dumps({"train_args": {"sample_every": 40, "precision": "bf16"}}))
+
+
+def test_compile_outcomes_are_recorded_as_data(tmp_path: Path) -> None:
+    """--compile may run, be refused in one line (exit 2), crash or give NaN: each is a check, none a crash."""
+    from gpucheck.jobs import Done, Record
+    from gpucheck.training import _compile_result
+
+    rec = Record(tmp_path / "train.json")
+    banner = "biggan (paper preset) on cuda: steps 0 -> 40, run folder X\n"
+    _fake_run(tmp_path / "ok", 300.0)
+    res = _compile_result(
+        Done("compile biggan", [], 0, 50.0, False, banner), tmp_path / "ok", {"img_per_s": 200.0}, rec
+    )
+    assert (
+        res["ok"] and res["speedup_vs_eager"] == 1.5 and res["precision"] == {"train_args.precision": "bf16"}
+    )
+    refused = Done("compile wgan-gp", [], 2, 3.0, False, "Error: --compile cannot double-backward D\n")
+    assert _compile_result(refused, tmp_path / "none", None, rec)["refused"].startswith(
+        "exit 2: Error: --compile"
+    )
+    _fake_run(tmp_path / "nan", 300.0, loss="nan")
+    assert not _compile_result(Done("compile cgan", [], 0, 9.0, False, banner), tmp_path / "nan", None, rec)[
+        "ok"
+    ]
+    crash = Done("compile dcgan", [], 1, 9.0, False, "Traceback ...\ntorch._dynamo.exc.Unsupported: x\n")
+    assert not _compile_result(crash, tmp_path / "crash", None, rec)["ok"]
+    checks = json.loads((tmp_path / "train.json").read_text())["checks"]
+    assert [checks[f"compile {a}"]["ok"] for a in ("biggan", "wgan-gp", "cgan", "dcgan")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert (
+        "not finite" in checks["compile cgan"]["detail"]
+        and "Unsupported" in checks["compile dcgan"]["detail"]
+    )

@@ -12,7 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -181,6 +182,16 @@ class Record:
 
     def flush(self) -> None:
         write_json(self.path, self.data)
+
+
+def guarded(rec: Record, name: str, fn: Callable[[], Any], default: Any = None) -> Any:
+    """fn(), or on an exception a failed check `name` (and `default`): one odd result hides no other."""
+    try:
+        return fn()
+    except Exception as e:  # recorded; the stage goes on with the rest
+        traceback.print_exc()
+        rec.check(name, False, f"{type(e).__name__}: {e}".splitlines()[0][:400])
+        return default
 
 
 def write_json(path: Path, data: Any) -> None:

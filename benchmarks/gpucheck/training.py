@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gpucheck.jobs import Done, Job, Record, run_jobs
+from gpucheck.jobs import Done, Job, Record, guarded, run_jobs
 from gpucheck.plan import (
     Ctx,
     benchmark_args,
@@ -127,37 +127,61 @@ def stage_train(ctx: Ctx, rec: Record, until: float) -> None:
                  steps=p.compile_steps, compile_=True)), cap) for a in compile_archs]  # fmt: skip
     jobs += [Job(f"train {n}", ganbench_cmd(ctx, *train_args(ctx, n, root / n)), cap) for n in ctx.archs]
     done = run_jobs(jobs, ctx.jobs, until - MARGIN_S)
-    archs, second = {}, []
+    archs: dict[str, dict[str, Any]] = {}
+    second: list[Job] = []
     for n in ctx.archs:
-        info = archs[n] = examine_run(done[f"train {n}"], root / n)
-        rec.check(f"train {n}", info["ok"], info["error"])
-        if info["ok"]:
+        info = archs[n] = guarded(
+            rec, f"train {n}", lambda n=n: examine_run(done[f"train {n}"], root / n), {}
+        )
+        if info:
+            rec.check(f"train {n}", info["ok"], info["error"])
+        if info.get("ok"):
             run = Path(info["run"])
-            final, mid = run / f"ckpt-{p.steps}.pt", run / f"ckpt-{max(1, p.steps // 2)}.pt"
-            kept = run / "before-resume.pt"  # not a ckpt-<step>.pt: the resumed run writes the final one anew
-            os.replace(final, kept)
-            second += [Job(f"resume {n}", ganbench_cmd(ctx, *resume_args(ctx, n, mid)), cap),
-                       Job(f"sample {n}", ganbench_cmd(ctx, *sample_args(kept, root / f"sample-{n}", p.sample_n)),
-                           cap)]  # fmt: skip
+            second += guarded(rec, f"resume {n}", lambda n=n, run=run: _second_jobs(ctx, n, run, cap), [])
     rec.set("archs", archs)
     rec.set("concurrent_jobs", ctx.jobs)  # the trainings shared the device: their img/s are not timings
-    rec.set("compile", {a: _compile_result(done[f"compile {a}"], root / f"compile-{a}", archs.get(a), rec)
-                        for a in compile_archs if f"compile {a}" in done})  # fmt: skip
-    done = run_jobs(second, ctx.jobs, until - MARGIN_S)
+    done |= run_jobs(second, ctx.jobs, until - MARGIN_S)
     for n in ctx.archs:
         if f"resume {n}" in done:
-            archs[n]["resume"] = _resume_result(ctx, done[f"resume {n}"], Path(archs[n]["run"]), rec, n)
-            s = done[f"sample {n}"]
-            count = sum(1 for _ in (root / f"sample-{n}").rglob("*.png"))
-            archs[n]["sample_cpu"] = {"ok": s.ok and count == p.sample_n, "images": count,
-                                      "seconds": round(s.seconds, 1), "error": s.error()}  # fmt: skip
-            rec.check(
-                f"sample --device cpu {n}", archs[n]["sample_cpu"]["ok"], s.error() or f"{count} images"
+            res = guarded(
+                rec, f"resume {n}", lambda n=n: _resume_result(ctx, done[f"resume {n}"], archs[n], rec, n)
+            )
+            archs[n]["resume"] = res
+            archs[n]["sample_cpu"] = _sample_result(
+                done[f"sample {n}"], root / f"sample-{n}", p.sample_n, rec, n
             )
         rec.set("archs", archs)
+    compiled = {}
+    for a in compile_archs:
+        if f"compile {a}" in done:
+            d = done[f"compile {a}"]
+            compiled[a] = guarded(
+                rec, d.key, lambda d=d, a=a: _compile_result(d, root / f"compile-{a}", archs.get(a), rec)
+            )
+            rec.set("compile", compiled)
 
 
-def _resume_result(ctx: Ctx, d: Done, run: Path, rec: Record, name: str) -> dict[str, Any]:
+def _second_jobs(ctx: Ctx, name: str, run: Path, cap: float) -> list[Job]:
+    """A resume from the middle checkpoint, and `ganbench sample --device cpu` of the final one (kept aside
+    under a name that is no ckpt-<step>.pt, since the resumed run writes the final checkpoint anew)."""
+    p = ctx.plan
+    final, mid = run / f"ckpt-{p.steps}.pt", run / f"ckpt-{max(1, p.steps // 2)}.pt"
+    kept = run / "before-resume.pt"
+    os.replace(final, kept)
+    out = ctx.work_dir / "train" / f"sample-{name}"
+    return [Job(f"resume {name}", ganbench_cmd(ctx, *resume_args(ctx, name, mid)), cap),
+            Job(f"sample {name}", ganbench_cmd(ctx, *sample_args(kept, out, p.sample_n)), cap)]  # fmt: skip
+
+
+def _sample_result(d: Done, out: Path, n: int, rec: Record, name: str) -> dict[str, Any]:
+    count = sum(1 for _ in out.rglob("*.png"))
+    res = {"ok": d.ok and count == n, "images": count, "seconds": round(d.seconds, 1), "error": d.error()}
+    rec.check(f"sample --device cpu {name}", res["ok"], d.error() or f"{count} images of {n}")
+    return res
+
+
+def _resume_result(ctx: Ctx, d: Done, info: dict[str, Any], rec: Record, name: str) -> dict[str, Any]:
+    run = Path(info["run"])
     res: dict[str, Any] = {"ok": d.ok, "seconds": round(d.seconds, 1), "error": d.error(),
                            "from_step": max(1, ctx.plan.steps // 2), "to_step": ctx.plan.steps}  # fmt: skip
     final = run / f"ckpt-{ctx.plan.steps}.pt"
