@@ -54,14 +54,35 @@ MIN_STAGE_S = 10.0
 
 
 def prepare_child() -> None:
-    """In every process the check starts: accept the float16 weights copy; --quick on a CPU: fewer fixed samples."""
+    """In every process the check starts: accept the float16 weights copy; read trainer checkpoints where
+    ganbench is not installed; --quick on a CPU: fewer fixed samples."""
     from gpucheck.weights import register
 
     register(os.environ.get(P.EXTRA_WEIGHTS_ENV))
+    checkpoint_loader()
     if os.environ.get(P.N_FIXED_ENV):
         import trainers.loop as loop
 
         loop.N_FIXED, loop.GRID = int(os.environ[P.N_FIXED_ENV]), 2
+
+
+def checkpoint_loader() -> bool:
+    """`ganbench score ckpt.pt` finds the trainers' loader through an entry point, which exists only where
+    ganbench is installed; the device runs the tree from PYTHONPATH, so register it here. -> registered?"""
+    from importlib import metadata
+
+    from ganbench.inputs import generators
+
+    if any(ep.name == "pt" for ep in metadata.entry_points(group=generators.ENTRY_POINT_GROUP)):
+        return False
+
+    def load(path: str, spec: str, n: int | None, seed: int):  # trainers imported only when one is read
+        from trainers.sample import checkpoint_source
+
+        return checkpoint_source(path, spec, n, seed)
+
+    generators.register_loader(".pt", load)
+    return True
 
 
 def child(argv: list[str]) -> None:
@@ -164,6 +185,7 @@ def prepare(args: argparse.Namespace) -> tuple[P.Ctx, dict[str, Any]]:
         "budget_s": budget,
         "torch": str(torch.__version__),
         "ganbench": _version(),
+        "ganbench_installed": not checkpoint_loader(),  # else the tree runs from PYTHONPATH
         "gpu": gpu_info() if args.device == "cuda" else None,
         "machine": {"cpu": _cpu_name(), "cores": len(os.sched_getaffinity(0))},
         "code": _git_describe(),

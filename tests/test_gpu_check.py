@@ -273,3 +273,18 @@ def test_compile_outcomes_are_recorded_as_data(tmp_path: Path) -> None:
         "not finite" in checks["compile cgan"]["detail"]
         and "Unsupported" in checks["compile dcgan"]["detail"]
     )
+
+
+def test_checkpoints_are_read_where_ganbench_is_not_installed(monkeypatch) -> None:
+    """The device runs the tree from PYTHONPATH, without the entry point that teaches ganbench `.pt`."""
+    from importlib import metadata
+
+    from gpu_check import checkpoint_loader
+
+    from ganbench.inputs import generators
+
+    monkeypatch.setattr(generators, "_registered", {})
+    monkeypatch.setattr(metadata, "entry_points", lambda group=None: [])
+    assert generators.path_loader("G.pt") is None
+    assert checkpoint_loader()
+    assert generators.path_loader("G.pt") is not None
