@@ -7,7 +7,9 @@ monkeypatch torch.cuda's capability functions where a decision reads them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,24 @@ import torch
 from torch import nn
 
 from ganbench.extractors import backends
+from tests.conftest import write_fake_cifar
+from trainers import checkpoint
+from trainers.cli import train_command
+
+from .test_trainers import _one_thread, invoke, newest  # noqa: F401 (_one_thread: autouse fixture)
+
+
+@pytest.fixture(scope="module")
+def fake_cifar(tmp_path_factory: pytest.TempPathFactory):
+    return write_fake_cifar(tmp_path_factory.mktemp("cifar"))
+
+
+def run_train(*args: object):
+    """A CLI training run that must succeed (args include --out); returns its run folder."""
+    result = invoke(train_command, list(args))
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    return newest(Path(str(args[args.index("--out") + 1])))
+
 
 # The per-op precision settings of torch >= 2.9 (reading the legacy flags while these are set raises).
 KNOBS = {
@@ -82,3 +102,115 @@ def test_features_inside_a_trainers_context_equal_those_outside(torch_extractor,
         inside = torch_extractor(images)["pool3"], classifier(images)["probs"]
     for a, b in zip(outside, inside, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+# --- the training precision: bf16 where native, fp16 with loss scaling on older GPUs, fp32 on the CPU ------
+
+
+@pytest.mark.parametrize(
+    ("capability", "expected"),
+    [
+        ((6, 0), "fp16"),
+        ((7, 0), "fp16"),
+        ((7, 5), "fp16"),
+        ((8, 0), "bf16"),
+        ((8, 9), "bf16"),
+        ((9, 0), "bf16"),
+    ],
+)
+@pytest.mark.parametrize("torch_api", ["including_emulation", "before 2.3"])
+def test_bf16_only_on_gpus_that_have_it_natively(
+    monkeypatch: pytest.MonkeyPatch, capability: tuple[int, int], expected: str, torch_api: str
+) -> None:
+    from trainers import gan
+
+    native = capability >= (8, 0)
+    if torch_api == "including_emulation":
+        # as torch does it: bf16 is "supported" everywhere when emulation counts (a T4 says yes)
+        def is_bf16_supported(including_emulation: bool = True) -> bool:
+            return native or including_emulation
+    else:  # an older torch without the argument answers yes under emulation too
+
+        def is_bf16_supported() -> bool:
+            return True
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: capability)
+    assert gan.train_precision(torch.device("cuda")) == expected
+    assert gan.train_precision(torch.device("cpu")) == "fp32"
+
+
+ARCH_NAMES = ["dcgan", "cgan", "acgan", "biggan", "wgan-gp"]
+
+
+@pytest.mark.parametrize("name", ARCH_NAMES)
+def test_every_arch_steps_in_fp16_with_loss_scaling(name: str) -> None:
+    """The fp16 path of a T4 or V100, on the CPU (CPU autocast runs fp16 too; GradScaler takes "cpu")."""
+    from trainers import gan
+    from trainers.registry import arch_module
+    from trainers.settings import fresh
+
+    arch = arch_module(name)
+    cfg, _ = fresh(arch, "smoke", {}, {"data": "unused"})
+    torch.manual_seed(0)
+    nets = gan.make_nets(arch, cfg, torch.device("cpu"), precision="fp16")
+    assert nets.scaler_G is not None and nets.scaler_D is not None
+    steps: list[str] = []
+    for which in ("G", "D"):
+        scaler = getattr(nets, f"scaler_{which}")
+        scaler.step = lambda opt, real=scaler.step, which=which: (steps.append(which), real(opt))[1]
+    dtypes: list[torch.dtype] = []
+    first = next(m for m in nets.D.modules() if isinstance(m, nn.Conv2d | nn.Linear))
+    first.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+
+    def batches() -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.rand(8, 3, 32, 32) * 2 - 1, torch.randint(0, 10, (8,))
+
+    metrics = arch.step(nets, cfg, batches, 0)
+    assert all(np.isfinite(v) for v in metrics.values()), metrics
+    assert torch.float16 in dtypes  # D's forward ran under fp16 autocast
+    n_dis = getattr(cfg, "n_dis", 1)
+    assert steps == ["D"] * n_dis + ["G"]  # every update went through its own scaler
+
+
+def test_fp16_runs_record_it_and_resume_their_loss_scale(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, fake_cifar
+) -> None:
+    """A run on a pre-Ampere GPU, its precision forced on the CPU: config.json, the log and the checkpoint say
+    fp16, and a resumed run continues bit for bit, loss scale included."""
+    from trainers import gan
+
+    monkeypatch.setattr(gan, "train_precision", lambda device: "fp16")
+    args = ["dcgan", "--preset", "smoke", "--data", fake_cifar, "--ckpt-every", 2]
+    straight = run_train(*args, "--steps", 4, "--out", tmp_path / "a")
+    half = run_train(*args, "--steps", 2, "--out", tmp_path / "b")
+    assert json.loads((half / "config.json").read_text())["precision"] == "fp16"
+    ckpt2 = checkpoint.load(half / "ckpt-2.pt")
+    assert ckpt2["precision"] == "fp16" and ckpt2["scaler_G"]["scale"] > 0 and ckpt2["scaler_D"] is not None
+    result = invoke(train_command, ["dcgan", "--resume", half, "--steps", 4])
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    assert "fp16 autocast with loss scaling" in result.output
+    a, b = checkpoint.load(straight / "ckpt-4.pt"), checkpoint.load(half / "ckpt-4.pt")
+    assert a["scaler_D"] == b["scaler_D"] and a["scaler_G"] == b["scaler_G"]
+    for k in a["G"]:
+        assert torch.equal(a["G"][k], b["G"][k]), k
+
+
+# --- --compile: G and D compiled, but not D of a gradient penalty (torch.compile has no double backward) ---
+
+
+@pytest.mark.parametrize("name", ["dcgan", "wgan-gp"])
+def test_compile_trains(monkeypatch: pytest.MonkeyPatch, tmp_path, fake_cifar, name: str) -> None:
+    """Smoke steps with --compile. The backend is aot_eager: dynamo's capture and AOTAutograd (which refuses
+    the double backward) without inductor's C++ build, which takes minutes per net on 2 shared cores."""
+    compiled: list[str] = []
+    real = nn.Module.compile
+
+    def compile_(self: nn.Module, *args: object, **kwargs: object) -> None:
+        compiled.append(type(self).__name__)
+        real(self, backend="aot_eager")
+
+    monkeypatch.setattr(nn.Module, "compile", compile_)
+    run = run_train(name, "--preset", "smoke", "--data", fake_cifar, "--out", tmp_path, "--compile")
+    assert compiled == (["Generator"] if name == "wgan-gp" else ["Generator", "Discriminator"])
+    assert checkpoint.load(run / "ckpt-2.pt")["step"] == 2

@@ -4,7 +4,8 @@ A checkpoint is a dict of plain values and tensors:
     format, arch, model_args (the model Config as a dict), train_args (TrainSettings as a dict), class_names,
     step, batches_drawn, G, D, G_ema (or None), opt_G, opt_D, rng {python, numpy, torch, cuda},
     rng_ranks (every rank's rng under torchrun, else None), world_size,
-    fixed_z, fixed_y (the latents every sample step renders).
+    fixed_z, fixed_y (the latents every sample step renders),
+    precision ("fp32" | "bf16" | "fp16"), scaler_G, scaler_D (fp16's loss scalers, else None).
 so `torch.load(weights_only=True)` reads it and `ganbench sample` rebuilds G from it alone.
 """
 
