@@ -214,3 +214,34 @@ def test_compile_trains(monkeypatch: pytest.MonkeyPatch, tmp_path, fake_cifar, n
     run = run_train(name, "--preset", "smoke", "--data", fake_cifar, "--out", tmp_path, "--compile")
     assert compiled == (["Generator"] if name == "wgan-gp" else ["Generator", "Discriminator"])
     assert checkpoint.load(run / "ckpt-2.pt")["step"] == 2
+
+
+# --- a generator on another device than the one scoring asks for ----------------------------------------
+
+
+class DeviceProbe(nn.Module):
+    """Records where its input and weights are; returns zeros on the CPU wherever it runs (so its output
+    converts even on the meta device, which stands in for a GPU here: it holds no data)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.full((3,), 0.5))
+        self.register_buffer("b", torch.ones(2))
+        self.seen: list[tuple[str, str, str]] = []
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        self.seen.append((z.device.type, self.w.device.type, self.b.device.type))
+        return torch.zeros(len(z), 3, 4, 4)
+
+
+def test_a_generator_runs_on_the_device_asked_for_and_stays_where_it_was() -> None:
+    from ganbench.inputs.arrays import from_generator
+
+    G = DeviceProbe()
+    images = from_generator(G, z_dim=2, n=3, value_range=(-1, 1), device="meta")
+    assert G.seen == [("meta", "meta", "meta")]  # its weights went with the latents
+    assert images.images.shape == (3, 3, 4, 4)
+    assert G.w.device.type == "cpu" and torch.equal(G.w.detach(), torch.full((3,), 0.5))  # untouched
+    assert G.b.device.type == "cpu" and G.training
+    from_generator(G, z_dim=2, n=3, value_range=(-1, 1))  # no device: where its weights are
+    assert G.seen[-1] == ("cpu", "cpu", "cpu")
