@@ -245,3 +245,36 @@ def test_a_generator_runs_on_the_device_asked_for_and_stays_where_it_was() -> No
     assert G.b.device.type == "cpu" and G.training
     from_generator(G, z_dim=2, n=3, value_range=(-1, 1))  # no device: where its weights are
     assert G.seen[-1] == ("cpu", "cpu", "cpu")
+
+
+# --- benchmark --device reaches sampling and scoring ------------------------------------------------------
+
+
+def test_benchmark_device_reaches_sampling_and_scoring(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    import ganbench.results
+    import ganbench.scoring
+    import trainers.sample
+    from trainers import benchmark as B
+
+    seen: dict[str, object] = {}
+
+    def checkpoint_images(path, n, seed=0, batch_size=500, device="auto"):
+        seen["sample"] = device
+        return np.zeros((n, 3, 32, 32), np.uint8), None, {"path": str(path)}
+
+    def setup(cfg, extractor=None, classifier=None, device=None):
+        seen["networks"] = device
+        return "setup"
+
+    monkeypatch.setattr(trainers.sample, "checkpoint_images", checkpoint_images)
+    monkeypatch.setattr(ganbench.scoring, "setup", setup)
+    monkeypatch.setattr(ganbench.scoring, "score_images", lambda run, samples, **kw: {"metrics": {}})
+    monkeypatch.setattr(ganbench.results, "write_record", lambda record, where: tmp_path / "record.json")
+    (tmp_path / "ckpt-2.pt").touch()  # read by the stand-in above only
+    protocol = B.Protocol(preset="smoke", minutes=None, n=4, ref_n=4, fid_ci=0)
+    trained = {"checkpoint": str(tmp_path / "ckpt-2.pt"), "arch": "dcgan", "model_settings": {}, "steps": 2,
+               "steps_budget": 2, "train_seconds": 1.0, "img_per_s": 1.0, "generator": "G"}  # fmt: skip
+    B.score_arch(
+        B.Request(("dcgan",), protocol, tmp_path, device="cpu"), "dcgan", trained, echo=lambda s: None
+    )
+    assert seen == {"sample": "cpu", "networks": "cpu"}

@@ -201,13 +201,19 @@ def _budget_text(p: Protocol, spent: float = 0.0) -> str:
 def score_arch(req: Request, name: str, trained: dict[str, Any], echo: Callable[[str], None]) -> Path:
     """Generate and score one arch's final checkpoint; store the tagged record. -> the record's path."""
     from ganbench.results import write_record
-    from ganbench.scoring import ScoreConfig, score
+    from ganbench.scoring import ScoreConfig, Stages, score_images, setup
+    from trainers.sample import checkpoint_source
 
     p = req.protocol
     cfg = ScoreConfig(samples=trained["checkpoint"], ref=p.ref, n=p.n, ref_n=p.ref_n, seed=p.seed,
                       fid_ci=p.fid_ci, fid_inf=p.fid_inf, data_dir=req.data, classifier=p.classifier)  # fmt: skip
     echo(f"{name}: scoring {p.n} samples of {Path(trained['checkpoint']).name} against {p.ref_n} {p.ref}")
-    record = score(cfg)
+    # --device reaches the sampling and the networks (the .pt path loader alone takes CUDA when present)
+    t0, stages = time.time(), Stages()
+    run = setup(cfg, device=None if req.device == "auto" else req.device)
+    with stages("load_samples"):
+        samples = checkpoint_source(cfg.samples, cfg.samples, p.n, p.seed, device=req.device)
+    record = score_images(run, samples, stages=stages, t0=t0)
     run_dir = str(Path(trained["checkpoint"]).parent)
     record["run"] = {"name": name, "arch": trained["arch"], "step": trained["steps"], "run_dir": run_dir}
     record["benchmark"] = {
