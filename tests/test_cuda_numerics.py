@@ -278,3 +278,28 @@ def test_benchmark_device_reaches_sampling_and_scoring(monkeypatch: pytest.Monke
         B.Request(("dcgan",), protocol, tmp_path, device="cpu"), "dcgan", trained, echo=lambda s: None
     )
     assert seen == {"sample": "cpu", "networks": "cpu"}
+
+
+# --- resume: CUDA RNG states that cannot be restored are named -----------------------------------------
+
+
+@pytest.mark.parametrize("gpus_here", [1, 2, 0])
+def test_resume_warns_when_the_cuda_rng_states_are_not_restored(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, gpus_here: int
+) -> None:
+    from trainers import loop
+    from trainers.distributed import Dist
+
+    restored: list[list] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus_here > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus_here)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [])
+    rng = checkpoint.capture_rng() | {"cuda": [torch.zeros(8, dtype=torch.uint8)] * 2}  # written on 2 GPUs
+    loop._restore_rng({"rng": rng, "step": 2}, Dist(0, 1, torch.device("cpu")), seed=0)
+    err = capsys.readouterr().err
+    if gpus_here == 2:
+        assert restored == [rng["cuda"]] and err == ""
+    else:
+        assert restored == [] and f"CUDA RNG states of 2 GPU(s), this machine has {gpus_here}" in err
+        assert "not restored" in err and err.count("\n") == 1

@@ -269,16 +269,16 @@ def _run_id(run_dir: Path) -> str:
 def _restore_rng(ckpt: dict[str, Any], d: Dist, seed: int) -> None:
     """Each rank's RNG state from the checkpoint; bit for bit when the process count is the same."""
     saved = ckpt.get("rng_ranks") or [ckpt["rng"]]
-    if len(saved) == d.world:
-        checkpoint.restore_rng(saved[d.rank])
-        return
-    if d.main:
+    if len(saved) != d.world and d.main:
         warn(f"the checkpoint was written by {len(saved)} process(es), this run has {d.world}: training "
              "goes on from it, but not bit for bit (data slices and latents differ)")  # fmt: skip
-    if d.rank < len(saved):
-        checkpoint.restore_rng(saved[d.rank])
-    else:
+    if d.rank >= len(saved):
         seed_everything(distributed.rank_seed(seed, d.rank, ckpt["step"]))
+        return
+    skipped = checkpoint.restore_rng(saved[d.rank])
+    if skipped and d.main:
+        warn(f"{skipped}: their states are not restored, so training goes on from the checkpoint, but the "
+             "GPU's random draws (latents, labels, dropout) differ from an uninterrupted run's")  # fmt: skip
 
 
 def _progress_line(row: dict[str, float], steps: int, eta_s: float) -> str:
