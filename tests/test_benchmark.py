@@ -130,6 +130,7 @@ def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
 
     monkeypatch.setattr(trainers.loop, "train", must_not_run)
     monkeypatch.setattr(ganbench.scoring, "score", must_not_run)
+    monkeypatch.setattr(ganbench.scoring, "score_images", must_not_run)
     again = bench(*common)
     assert again.exit_code == 0, f"{again.output}\n{again.exception!r}"
     assert "dcgan seed 0: trained already" in again.output and "cgan seed 0: scored already" in again.output

@@ -193,7 +193,7 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
         x, y = batches()
         z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
         y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
-        with autocast(x.device):
+        with autocast(x.device, nets.precision):
             with torch.no_grad():
                 fake = nets.G(z, y_fake)
             s_real, c_real = nets.D(x)
@@ -203,15 +203,15 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
         if cfg.d_cls_fake:
             loss_c = loss_c + F.cross_entropy(c_fake.float(), y_fake)
         loss_d = loss_fn_d(s_real, s_fake) + cfg.cls_weight * loss_c
-        descend(nets.opt_D, loss_d)
+        descend(nets.opt_D, loss_d, nets.scaler_D)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
     y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
-    with autocast(x.device), frozen(nets.D):
+    with autocast(x.device, nets.precision), frozen(nets.D):
         s_gen, c_gen = nets.D(nets.G(z, y_fake))
     # minimise -(L_C - L_S), with the non-saturating source term
     loss_g = loss_fn_g(s_gen) + cfg.cls_weight * F.cross_entropy(c_gen.float(), y_fake)
-    descend(nets.opt_G, loss_g)
+    descend(nets.opt_G, loss_g, nets.scaler_G)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),

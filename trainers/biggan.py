@@ -220,7 +220,7 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
         x, y = batches()
         z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
         y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
-        with autocast(x.device):
+        with autocast(x.device, nets.precision):
             with torch.no_grad():
                 fake = nets.G(z, y_fake)
             d_real, cls_real = nets.D(d_input(x), y)
@@ -230,17 +230,17 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
             loss_cls = cls_loss(cls_real, y)
             loss_d = loss_d + cfg.aux_weight * loss_cls
             out |= {"loss_cls": loss_cls.item(), "acc_real": losses.accuracy(cls_real, y)}
-        descend(nets.opt_D, loss_d)
+        descend(nets.opt_D, loss_d, nets.scaler_D)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
     y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
-    with autocast(x.device), frozen(nets.D):
+    with autocast(x.device, nets.precision), frozen(nets.D):
         d_gen, cls_gen = nets.D(d_input(nets.G(z, y_fake)), y_fake)
     loss_g = losses.hinge_g(d_gen)
     if cfg.aux:
         loss_g = loss_g + cfg.aux_weight * cls_loss(cls_gen, y_fake)
         out["acc_fake"] = losses.accuracy(cls_gen, y_fake)
-    descend(nets.opt_G, loss_g)
+    descend(nets.opt_G, loss_g, nets.scaler_G)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),

@@ -185,7 +185,7 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
         x, y = batches()
         z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
         y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
-        with autocast(x.device):
+        with autocast(x.device, nets.precision):
             with torch.no_grad():
                 fake = nets.G(z, y_fake)
             d_real, d_fake = nets.D(x, y), nets.D(fake, y_fake)
@@ -193,18 +193,18 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
         if cfg.d_mismatch:
             # a label guaranteed wrong; drawn only when on, so runs without it keep their random stream
             y_wrong = (y + torch.randint_like(y, 1, cfg.n_classes)) % cfg.n_classes
-            with autocast(x.device):
+            with autocast(x.device, nets.precision):
                 d_wrong = nets.D(x, y_wrong)
             # both losses are a real term plus a fake term: this keeps the real term and splits the fake one
             loss_d = (1 - cfg.d_mismatch) * loss_d + cfg.d_mismatch * loss_fn_d(d_real, d_wrong)
-        descend(nets.opt_D, loss_d)
+        descend(nets.opt_D, loss_d, nets.scaler_D)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
     y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
-    with autocast(x.device), frozen(nets.D):
+    with autocast(x.device, nets.precision), frozen(nets.D):
         d_gen = nets.D(nets.G(z, y_fake), y_fake)
     loss_g = loss_fn_g(d_gen)
-    descend(nets.opt_G, loss_g)
+    descend(nets.opt_G, loss_g, nets.scaler_G)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),

@@ -4,7 +4,8 @@ A checkpoint is a dict of plain values and tensors:
     format, arch, model_args (the model Config as a dict), train_args (TrainSettings as a dict), class_names,
     step, batches_drawn, G, D, G_ema (or None), opt_G, opt_D, rng {python, numpy, torch, cuda},
     rng_ranks (every rank's rng under torchrun, else None), world_size,
-    fixed_z, fixed_y (the latents every sample step renders).
+    fixed_z, fixed_y (the latents every sample step renders),
+    precision ("fp32" | "bf16" | "fp16"), scaler_G, scaler_D (fp16's loss scalers, else None).
 so `torch.load(weights_only=True)` reads it and `ganbench sample` rebuilds G from it alone.
 """
 
@@ -105,7 +106,9 @@ def capture_rng() -> dict[str, Any]:
     }
 
 
-def restore_rng(state: dict[str, Any]) -> None:
+def restore_rng(state: dict[str, Any]) -> str | None:
+    """Put back what capture_rng() took. -> why the CUDA generators were left as they are (None: restored, or
+    none saved): their states are per GPU, and this machine has another number of GPUs than the writer's."""
     py = state["python"]
     random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss"]))
     n = state["numpy"]
@@ -113,5 +116,11 @@ def restore_rng(state: dict[str, Any]) -> None:
         ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"])
     )
     torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    saved = state["cuda"]
+    if not saved:
+        return None
+    here = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if len(saved) != here:
+        return f"the checkpoint holds the CUDA RNG states of {len(saved)} GPU(s), this machine has {here}"
+    torch.cuda.set_rng_state_all(saved)
+    return None

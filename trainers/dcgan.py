@@ -85,18 +85,18 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
     for _ in range(cfg.n_dis):
         x, _ = batches()
         z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
-        with autocast(x.device):
+        with autocast(x.device, nets.precision):
             with torch.no_grad():
                 fake = nets.G(z)
             d_real, d_fake = nets.D(x), nets.D(fake)
         loss_d = losses.bce_d(d_real, d_fake)
-        descend(nets.opt_D, loss_d)
+        descend(nets.opt_D, loss_d, nets.scaler_D)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
-    with autocast(x.device), frozen(nets.D):
+    with autocast(x.device, nets.precision), frozen(nets.D):
         d_gen = nets.D(nets.G(z))
     loss_g = losses.bce_g(d_gen)
-    descend(nets.opt_G, loss_g)
+    descend(nets.opt_G, loss_g, nets.scaler_G)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),

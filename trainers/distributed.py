@@ -26,7 +26,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -144,7 +144,7 @@ def wrap(nets: Nets, d: Dist) -> Nets:
     def ddp(m: nn.Module) -> nn.Module:
         return DistributedDataParallel(m, device_ids=ids, **no_sync)
 
-    return Nets(G=ddp(nets.G), D=ddp(nets.D), opt_G=nets.opt_G, opt_D=nets.opt_D, G_ema=nets.G_ema)
+    return replace(nets, G=ddp(nets.G), D=ddp(nets.D))  # the rest (optimisers, EMA, scalers) as it is
 
 
 def bare(module: nn.Module) -> nn.Module:

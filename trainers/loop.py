@@ -157,8 +157,7 @@ def _train(
         fixed_z, fixed_y = resume["fixed_z"], resume["fixed_y"]
         _restore_rng(resume, d, s.seed)
     if s.compile:
-        nets.G.compile()
-        nets.D.compile()
+        _compile(nets, arch, echo)
     nets = distributed.wrap(nets, d)
     sampler = BatchSampler(images, labels, s.batch_size, s.seed, s.flip, drawn, device, channels_last=cuda,
                            rank=d.rank, world=d.world)  # fmt: skip
@@ -166,7 +165,7 @@ def _train(
     log, tb, hook = None, None, None
     if d.main:
         run_id = _run_id(run_dir)
-        config = {"arch": arch_name, "run_id": run_id, "world_size": d.world,
+        config = {"arch": arch_name, "run_id": run_id, "world_size": d.world, "precision": nets.precision,
                   "model_args": dataclasses.asdict(cfg), "train_args": dataclasses.asdict(s)}  # fmt: skip
         atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
         log = CsvLog(run_dir / "log.csv", keep_until=start if resume is not None else None,
@@ -175,6 +174,8 @@ def _train(
         hook = ScoreHook(s, run_dir, arch_name, run_id, echo) if s.score_every else None
     where = f"{device} x {d.world} processes" if d.world > 1 else f"{device}"
     where += " (DDP, forced by GANBENCH_FORCE_DDP)" if d.ddp and d.world == 1 else ""
+    if nets.precision != "fp32":
+        where += f", {nets.precision} autocast" + (" with loss scaling" if nets.precision == "fp16" else "")
     echo(f"{arch_name} ({s.preset} preset) on {where}: steps {start} -> {s.steps}, run folder {run_dir}")
 
     sums: dict[str, float] = {}
@@ -269,16 +270,16 @@ def _run_id(run_dir: Path) -> str:
 def _restore_rng(ckpt: dict[str, Any], d: Dist, seed: int) -> None:
     """Each rank's RNG state from the checkpoint; bit for bit when the process count is the same."""
     saved = ckpt.get("rng_ranks") or [ckpt["rng"]]
-    if len(saved) == d.world:
-        checkpoint.restore_rng(saved[d.rank])
-        return
-    if d.main:
+    if len(saved) != d.world and d.main:
         warn(f"the checkpoint was written by {len(saved)} process(es), this run has {d.world}: training "
              "goes on from it, but not bit for bit (data slices and latents differ)")  # fmt: skip
-    if d.rank < len(saved):
-        checkpoint.restore_rng(saved[d.rank])
-    else:
+    if d.rank >= len(saved):
         seed_everything(distributed.rank_seed(seed, d.rank, ckpt["step"]))
+        return
+    skipped = checkpoint.restore_rng(saved[d.rank])
+    if skipped and d.main:
+        warn(f"{skipped}: their states are not restored, so training goes on from the checkpoint, but the "
+             "GPU's random draws (latents, labels, dropout) differ from an uninterrupted run's")  # fmt: skip
 
 
 def _progress_line(row: dict[str, float], steps: int, eta_s: float) -> str:
@@ -345,6 +346,9 @@ def _state(
         "opt_D": nets.opt_D.state_dict(),
         "rng": rng[0],  # rank 0's: the only one of a single-process run
         "rng_ranks": rng if len(rng) > 1 else None,  # every rank's under torchrun, for an exact resume
+        "precision": nets.precision,
+        "scaler_G": nets.scaler_G.state_dict() if nets.scaler_G is not None else None,
+        "scaler_D": nets.scaler_D.state_dict() if nets.scaler_D is not None else None,
         "world_size": len(rng),
         "fixed_z": fixed_z,
         "fixed_y": fixed_y,
@@ -360,6 +364,20 @@ def _load_state(nets: Nets, ckpt: dict[str, Any]) -> None:
         nets.G_ema.load_state_dict(ckpt["G_ema"])
     nets.opt_G.load_state_dict(ckpt["opt_G"])
     nets.opt_D.load_state_dict(ckpt["opt_D"])
+    for scaler, saved in ((nets.scaler_G, ckpt.get("scaler_G")), (nets.scaler_D, ckpt.get("scaler_D"))):
+        if scaler is not None and saved is not None:  # else (another precision before) it starts afresh
+            scaler.load_state_dict(saved)
+
+
+def _compile(nets: Nets, arch: ModuleType, echo: Callable[[str], None]) -> None:
+    """torch.compile G, and D unless the arch differentiates through D's gradient (torch.compile refuses the
+    double backward of a gradient penalty at the first step)."""
+    nets.G.compile()
+    if getattr(arch, "DOUBLE_BACKWARD", False):
+        echo("--compile: G compiled, D not (its gradient penalty needs a double backward, which torch.compile "
+             "does not support)")  # fmt: skip
+    else:
+        nets.D.compile()
 
 
 def train_from_cli(

@@ -71,9 +71,9 @@ def checkpoint_images(
 CHECKPOINT_N = 10_000  # images generated from a checkpoint when no --n is given (FID-10k)
 
 
-def checkpoint_source(path: str, spec: str, n: int | None, seed: int) -> ImageSet:
+def checkpoint_source(path: str, spec: str, n: int | None, seed: int, device: str = "auto") -> ImageSet:
     """ganbench's loader for `.pt` (the `ganbench.loaders` entry point): n images generated with seed."""
-    images, labels, origin = checkpoint_images(path, n or CHECKPOINT_N, seed)
+    images, labels, origin = checkpoint_images(path, n or CHECKPOINT_N, seed, device=device)
     names = [f"G[{i}]" for i in range(len(images))]
     return ImageSet(np.ascontiguousarray(images), labels, names, spec, "checkpoint", {}, origin)
 

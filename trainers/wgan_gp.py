@@ -19,6 +19,8 @@ from trainers.gan import Batches, Nets, autocast, descend, frozen
 from trainers.layers import dc_discriminator
 
 CONDITIONAL = False
+# The gradient penalty differentiates through D's input gradient: --compile leaves D uncompiled.
+DOUBLE_BACKWARD = True
 
 
 @dataclass(frozen=True)
@@ -75,18 +77,18 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
     for _ in range(cfg.n_dis):
         x, _ = batches()
         z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
-        with autocast(x.device):
+        with autocast(x.device, nets.precision):
             with torch.no_grad():
                 fake = nets.G(z)
             d_real, d_fake = nets.D(x).float(), nets.D(fake).float()
         gp = losses.gradient_penalty(nets.D, x, fake.float())  # in float32, outside autocast
         loss_d = d_fake.mean() - d_real.mean() + cfg.gp_weight * gp
-        descend(nets.opt_D, loss_d)
+        descend(nets.opt_D, loss_d, nets.scaler_D)
 
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
-    with autocast(x.device), frozen(nets.D):
+    with autocast(x.device, nets.precision), frozen(nets.D):
         loss_g = -nets.D(nets.G(z)).float().mean()
-    descend(nets.opt_G, loss_g)
+    descend(nets.opt_G, loss_g, nets.scaler_G)
     return {
         "loss_D": loss_d.item(),
         "loss_G": loss_g.item(),

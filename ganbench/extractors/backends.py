@@ -7,9 +7,11 @@ cached re-score never imports it (that import is most of a small run's start-up)
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -42,9 +44,69 @@ class TorchRunner:
         import torch
 
         CALLS["forward"] += 1
-        with torch.inference_mode():
+        with torch.inference_mode(), full_fp32(self.device.type):
             outs = self.module(x.to(self.device))
         return tuple(o.float().cpu().numpy() for o in outs)
+
+
+# The per-op fp32 precision knobs of torch >= 2.9 (cuBLAS, cuDNN, oneDNN): "ieee" is full fp32, "tf32"/"bf16"
+# trade precision for speed. cuDNN convolutions default to "tf32"; trainers turn matmuls to "tf32" too.
+_FP32_KNOBS = (("cuda", "matmul"), ("cudnn", "conv"), ("mkldnn", "matmul"), ("mkldnn", "conv"))
+
+
+@contextlib.contextmanager
+def full_fp32(device_type: str) -> Iterator[None]:
+    """Full fp32 inside the block, whatever the caller set: no TF32 (cuBLAS, cuDNN), no reduced-precision
+    oneDNN matmuls, no autocast on `device_type`; every setting is put back after.
+
+    Scoring runs inside training loops that turn TF32 or autocast on for the whole process; TF32 alone moves
+    Inception features by ~1e-3 relative, where CPU and GPU features must agree to 1e-4 to share a cache.
+    cudnn.benchmark is left as it is: it only picks among full-fp32 algorithms once TF32 is off (differences
+    at fp32 rounding, ~1e-6), and turning it off would slow every scoring pass.
+    """
+    import torch
+
+    knobs = _fp32_knobs()
+    no_autocast = (
+        torch.autocast(device_type, enabled=False)
+        if device_type in ("cpu", "cuda")
+        else contextlib.nullcontext()
+    )
+    with no_autocast:
+        if knobs:  # torch >= 2.9; mixing in the legacy flags below would make torch raise on the next read
+            saved = [k.fp32_precision for k in knobs]
+            try:
+                for k in knobs:
+                    k.fp32_precision = "ieee"
+                yield
+            finally:
+                for k, value in zip(knobs, saved, strict=True):
+                    k.fp32_precision = value
+            return
+        legacy = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+        matmul = torch.get_float32_matmul_precision()
+        try:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+            torch.set_float32_matmul_precision("highest")
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = legacy
+            torch.set_float32_matmul_precision(matmul)
+
+
+def _fp32_knobs() -> list:
+    """torch.backends' per-op precision settings, [] on a torch that has none (before 2.9)."""
+    import torch
+
+    knobs = []
+    for backend, op in _FP32_KNOBS:
+        knob = getattr(getattr(torch.backends, backend, None), op, None)
+        try:
+            if isinstance(knob.fp32_precision, str):  # type: ignore[union-attr]
+                knobs.append(knob)
+        except (AttributeError, RuntimeError):  # older torch: no such setting
+            pass
+    return knobs
 
 
 class OrtRunner:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ganbench.atomic import atomic_copy
 from ganbench.errors import UserError, note
-from ganbench.extractors.backends import default_device
+from ganbench.extractors.backends import default_device, full_fp32
 from ganbench.weights import file_hashes, offline, weights_dir
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ class ClassifierExtractor:
             self._net = build(self.resolved).to(self.device)
         out = np.empty((len(images), 10), np.float32)
         bar = tqdm(total=len(images), desc=desc, unit="img", file=sys.stderr, disable=len(images) <= 2048)
-        with torch.inference_mode():
+        with torch.inference_mode(), full_fp32(torch.device(self.device).type):
             for start in range(0, len(images), self.batch_size):
                 chunk = torch.from_numpy(images[start : start + self.batch_size]).to(self.device)
                 probs = torch.softmax(self._net(normalise(chunk)).double(), dim=1)

@@ -167,13 +167,15 @@ def run_generator(
     first_batch: int = 0,
 ) -> np.ndarray:
     """G over latents z (and labels y), batch by batch -> uint8 [N,3,H,W]. An nn.Module runs in eval mode and
-    without gradients, its mode restored after. Uses no RNG. first_batch: the number of the first batch in
+    without gradients, its mode restored after, on `device` (default: its weights' device; weights elsewhere
+    are copied there for the pass). Uses no RNG. first_batch: the number of the first batch in
     messages (a rank's shard starts mid-way)."""
     if batch_size < 1:
         raise UserError(f"batch_size must be at least 1, not {batch_size}")
     if device is None:
         params = next(G.parameters(), None) if isinstance(G, torch.nn.Module) else None
         device = params.device if params is not None else "cpu"
+    call = _on_device(G, device)
     was_training = isinstance(G, torch.nn.Module) and G.training
     if was_training:
         G.eval()
@@ -184,7 +186,7 @@ def run_generator(
                 zb = z[start : start + batch_size].to(device)
                 args = (zb,) if y is None else (zb, y[start : start + batch_size].to(device))
                 try:
-                    out = G(*args)
+                    out = call(*args)
                 except UserError:
                     raise
                 except Exception as e:  # the user's code: name what it raised, keep the traceback chained
@@ -194,6 +196,27 @@ def run_generator(
         if was_training:
             G.train()
     return np.ascontiguousarray(np.concatenate(parts)) if parts else np.empty((0, 3, 0, 0), np.uint8)
+
+
+def _on_device(G: Callable[..., Any], device: str | torch.device) -> Callable[..., Any]:
+    """G, or, for an nn.Module whose weights are on another device, G run with copies of its weights and
+    buffers on `device` (torch.func.functional_call): the caller's module stays where it is, untouched."""
+    if not isinstance(G, torch.nn.Module):
+        return G
+    target = torch.device(device)
+    if target.type == "cuda" and target.index is None:
+        target = torch.device("cuda", torch.cuda.current_device())
+    state = {**dict(G.named_parameters()), **dict(G.named_buffers())}
+    away = sorted({str(t.device) for t in state.values() if t.device != target})
+    if not away:
+        return G
+    if isinstance(G, torch.jit.ScriptModule):
+        raise UserError(
+            f"the TorchScript generator's weights are on {', '.join(away)}, not {target}: pass "
+            f"device='{away[0]}', or move it first (G.to('{target}'))"
+        )
+    moved = {name: t.to(target) for name, t in state.items()}
+    return lambda *args: torch.func.functional_call(G, moved, args)
 
 
 def _generated(out: Any, expected: int, b: int, value_range: ValueRange | None) -> np.ndarray:

@@ -136,15 +136,23 @@ BENCH_KEYS = ("arch", "seed", "model_settings", "recipe", "steps", "steps_budget
 def score_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[[str], None]) -> Path:
     """Generate and score one unit's final checkpoint; store the tagged record and the final sample grid
     beside it. -> the record's path."""
+    import time
+
     from ganbench.results import write_record
-    from ganbench.scoring import ScoreConfig, score
+    from ganbench.scoring import ScoreConfig, Stages, score_images, setup
+    from trainers.sample import checkpoint_source
 
     p = req.protocol
     cfg = ScoreConfig(samples=trained["checkpoint"], ref=p.ref, n=p.n, ref_n=p.ref_n, seed=p.ref_seed,
                       fid_ci=p.fid_ci, fid_inf=p.fid_inf, data_dir=req.data, classifier=p.classifier)  # fmt: skip
     echo(f"{name} seed {trained['seed']}: scoring {p.n} samples of {Path(trained['checkpoint']).name} "
          f"against {p.ref_n} {p.ref} (subset seed {p.ref_seed})")  # fmt: skip
-    record = score(cfg)
+    # --device reaches the sampling and the networks (the .pt path loader alone takes CUDA when present)
+    t0, stages = time.time(), Stages()
+    run = setup(cfg, device=None if req.device == "auto" else req.device)
+    with stages("load_samples"):
+        samples = checkpoint_source(cfg.samples, cfg.samples, p.n, p.ref_seed, device=req.device)
+    record = score_images(run, samples, stages=stages, t0=t0)
     run_dir = Path(trained["checkpoint"]).parent
     record["run"] = {"name": name, "arch": trained["arch"], "step": trained["steps"], "run_dir": str(run_dir),
                      "training_seed": trained["seed"]}  # fmt: skip
@@ -230,19 +238,19 @@ def curve_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[
     records' loader reads only its top level)."""
     import time
 
-    from ganbench.inputs.sources import load_source
     from ganbench.scoring import ScoreConfig, score_images, setup
+    from trainers.sample import checkpoint_source
 
     p = req.protocol
     run_dir = Path(trained["checkpoint"]).parent
     ckpts = curve_checkpoints(run_dir, trained["steps"])
     cfg = ScoreConfig(samples=str(ckpts[-1]), ref=p.ref, n=CURVE_N, ref_n=p.ref_n, seed=p.ref_seed, fid_ci=0,
                       fid_inf=0, data_dir=req.data, classifier="none")  # fmt: skip
-    run = setup(cfg)
+    run = setup(cfg, device=None if req.device == "auto" else req.device)
     points = []
     for ckpt_path in ckpts:
         echo(f"{name} seed {trained['seed']}: quality curve, {CURVE_N} samples of {ckpt_path.name}")
-        samples = load_source(str(ckpt_path), data_dir=req.data, n=CURVE_N, seed=p.ref_seed)
+        samples = checkpoint_source(str(ckpt_path), str(ckpt_path), CURVE_N, p.ref_seed, device=req.device)
         rec = score_images(run, samples, cfg=dataclasses.replace(cfg, samples=str(ckpt_path)))
         ck = checkpoint.load(ckpt_path)
         points.append({"step": int(ck["step"]), "train_minutes": round(float(ck.get("train_seconds", 0)) / 60, 2),
