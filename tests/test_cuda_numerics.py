@@ -118,7 +118,7 @@ def test_features_inside_a_trainers_context_equal_those_outside(torch_extractor,
         ((9, 0), "bf16"),
     ],
 )
-@pytest.mark.parametrize("torch_api", ["including_emulation", "before 2.3"])
+@pytest.mark.parametrize("torch_api", ["including_emulation", "older torch"])
 def test_bf16_only_on_gpus_that_have_it_natively(
     monkeypatch: pytest.MonkeyPatch, capability: tuple[int, int], expected: str, torch_api: str
 ) -> None:

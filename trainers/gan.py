@@ -10,8 +10,8 @@ A model file (`trainers/dcgan.py`, ...) provides:
 - `PRESETS`: {"smoke" | "cpu" | "paper": {setting: value}}; keys are Config fields or `TrainSettings` fields.
 - `Generator(cfg)`: `G(z, y)` -> images in [-1, 1], [B, 3, 32, 32] (`y` is None for unconditional models).
 - `Discriminator(cfg)`: used only by the model's own `step()`.
-- `step(nets, cfg, batches, it) -> dict[str, float]`: one training iteration (n_dis D updates + one G update),
-  its forward passes under `autocast(device, nets.precision)`, its updates through `descend(opt, loss, scaler)`.
+- `step(nets, cfg, batches, it) -> dict[str, float]`: one training iteration (n_dis D updates + one G update);
+  forward passes under `autocast(device, nets.precision)`, updates through `descend(opt, loss, scaler)`.
 - `DOUBLE_BACKWARD` (optional, default False): the step differentiates through D's gradient (a gradient
   penalty), which torch.compile does not support: --compile then leaves D uncompiled.
 """
@@ -54,19 +54,19 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def native_bf16() -> bool:
-    """Whether the current CUDA device computes in bf16 natively (compute capability 8.0+: A100, L4, H100, ...).
+    """Whether the current CUDA device has native bf16 (compute capability 8.0+: A100, L4, H100, ...).
 
     torch.cuda.is_bf16_supported() alone also says yes for T4s and V100s, which only emulate bf16 (and cuDNN
     has no bf16 convolutions below 8.0: slow fallbacks, or an error)."""
     try:
         return torch.cuda.is_bf16_supported(including_emulation=False)
-    except TypeError:  # torch < 2.3 has no including_emulation: compute capability 8.0 is its rule too
+    except TypeError:  # an older torch has no including_emulation: compute capability 8.0 is its rule too
         return torch.cuda.get_device_capability()[0] >= 8
 
 
 def train_precision(device: torch.device) -> str:
     """The training precision on `device`: bf16 autocast on GPUs with native bf16; fp16 autocast with loss
-    scaling on older GPUs (T4, V100: fp16 has their tensor cores, fp32 would run at a fraction of their speed);
+    scaling on older GPUs (T4, V100: their tensor cores take fp16; fp32 runs at a fraction of their speed);
     fp32 on the CPU (bit-exact runs, which the resume test checks)."""
     if device.type != "cuda":
         return "fp32"
@@ -119,6 +119,16 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
         p_ema.lerp_(p, 1.0 - decay)
     for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
         b_ema.copy_(b)
+
+
+def compile_nets(nets: Nets, arch: ModuleType) -> str | None:
+    """torch.compile G, and D unless the arch differentiates through D's gradient (torch.compile refuses the
+    double backward of a gradient penalty at the first step). -> a note when D stays uncompiled."""
+    nets.G.compile()
+    if getattr(arch, "DOUBLE_BACKWARD", False):
+        return "G compiled, D not (its gradient penalty needs a double backward, which torch.compile lacks)"
+    nets.D.compile()
+    return None
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

@@ -29,7 +29,7 @@ from ganbench.inputs.arrays import run_generator
 from trainers import checkpoint, distributed, settings
 from trainers.data import CIFAR10_CLASSES, BatchSampler, load_training_set
 from trainers.distributed import Dist, bare
-from trainers.gan import Nets, ema_update, make_nets
+from trainers.gan import Nets, compile_nets, ema_update, make_nets
 from trainers.images import grid, replace_folder, save_gif, save_png
 from trainers.registry import arch_module
 from trainers.runlog import CsvLog, TbLog, plot_curves, require_tensorboard
@@ -156,8 +156,8 @@ def _train(
         drawn = drawn * resume.get("world_size", 1) // d.world  # batches of world x batch_size images
         fixed_z, fixed_y = resume["fixed_z"], resume["fixed_y"]
         _restore_rng(resume, d, s.seed)
-    if s.compile:
-        _compile(nets, arch, echo)
+    if s.compile and (note := compile_nets(nets, arch)):
+        echo(f"--compile: {note}")
     nets = distributed.wrap(nets, d)
     sampler = BatchSampler(images, labels, s.batch_size, s.seed, s.flip, drawn, device, channels_last=cuda,
                            rank=d.rank, world=d.world)  # fmt: skip
@@ -367,17 +367,6 @@ def _load_state(nets: Nets, ckpt: dict[str, Any]) -> None:
     for scaler, saved in ((nets.scaler_G, ckpt.get("scaler_G")), (nets.scaler_D, ckpt.get("scaler_D"))):
         if scaler is not None and saved is not None:  # else (another precision before) it starts afresh
             scaler.load_state_dict(saved)
-
-
-def _compile(nets: Nets, arch: ModuleType, echo: Callable[[str], None]) -> None:
-    """torch.compile G, and D unless the arch differentiates through D's gradient (torch.compile refuses the
-    double backward of a gradient penalty at the first step)."""
-    nets.G.compile()
-    if getattr(arch, "DOUBLE_BACKWARD", False):
-        echo("--compile: G compiled, D not (its gradient penalty needs a double backward, which torch.compile "
-             "does not support)")  # fmt: skip
-    else:
-        nets.D.compile()
 
 
 def train_from_cli(
