@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ganbench import parallel
-from ganbench.atomic import atomic_write
+from ganbench.atomic import atomic_write, writing
 from ganbench.weights import cache_root
 
 META = "__meta__"
@@ -60,7 +60,8 @@ def put(key: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
         return
     payload = dict(arrays)
     payload[META] = np.array(json.dumps(meta, sort_keys=True))
-    atomic_save_npz(_path(key), payload)
+    with writing(features_dir(), "set GANBENCH_CACHE to a folder on another disk", what="the feature cache"):
+        atomic_save_npz(_path(key), payload)
 
 
 def info() -> dict:

@@ -8,7 +8,7 @@ import re
 import time
 from pathlib import Path
 
-from ganbench.atomic import atomic_write, atomic_write_text
+from ganbench.atomic import atomic_write, atomic_write_text, writing
 from ganbench.errors import warn
 
 DEFAULT_STORE = Path("leaderboard") / "results"
@@ -26,13 +26,20 @@ def _slug(text: str) -> str:
 
 def write_record(record: dict, store: Path) -> Path:
     """Write `record` as <time>-<samples>-<hash>.json via a temp file and os.replace."""
-    store.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     # a random tail: two runs on the same samples in the same second keep both records
     name = f"{stamp}-{_slug(record['samples']['source'])}-{record['samples']['content_sha256'][:8]}"
     path = store / f"{name}-{os.urandom(3).hex()}.json"
-    _write_heatmap(record, path)
-    atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    with writing(store, "write elsewhere (--results, GANBENCH_RESULTS)", what="the results store"):
+        store.mkdir(parents=True, exist_ok=True)
+        _write_heatmap(record, path)
+        try:
+            atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        except BaseException:  # no heatmap without its record
+            heatmap = (record.get("classwise") or {}).get("heatmap")
+            if heatmap:
+                path.with_name(heatmap).unlink(missing_ok=True)
+            raise
     return path
 
 

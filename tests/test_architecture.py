@@ -106,7 +106,7 @@ def test_only_the_cli_imports_trainers():
 
 def test_the_base_modules_import_nothing_above_them():
     graph = import_graph(ROOT)
-    assert graph["ganbench.atomic"] == set()
+    assert graph["ganbench.atomic"] <= {"ganbench.errors"}  # a refused write is a UserError
     assert graph["ganbench.errors"] == set()
     assert graph["ganbench.inputs.imageset"] <= {"ganbench.errors"}
     for mod, edges in graph.items():  # metrics are pure: no I/O layer, no inputs, no report

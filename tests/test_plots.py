@@ -59,12 +59,24 @@ def _dying_worker(cmd, **kwargs):  # a worker that exits at once: its pipe close
     return _REAL_POPEN([sys.executable, "-c", "pass"], **kwargs)
 
 
+def _dead_worker(cmd, **kwargs):  # gone before the first chunk is sent: the write itself breaks the pipe
+    proc = _REAL_POPEN([sys.executable, "-c", "pass"], **kwargs)
+    proc.wait()
+    return proc
+
+
 _REAL_POPEN = subprocess.Popen
 
 
-@pytest.mark.parametrize(("popen", "k"), [(_no_subprocess, 5), (_dying_worker, 9)], ids=["no-start", "dies"])
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # nothing left in a thread
+@pytest.mark.parametrize(
+    ("popen", "k"),
+    [(_no_subprocess, 5), (_dying_worker, 9), (_dead_worker, 9)],
+    ids=["no-start", "dies", "dead"],
+)
 def test_broken_workers_leave_the_work_to_this_process(tmp_path, monkeypatch, popen, k):
-    """A worker that cannot start, or dies holding a chunk: every figure is still drawn, here."""
+    """A worker that cannot start, dies holding a chunk or is dead before its first: every figure is still
+    drawn, here, and no exception is left unhandled in a feeder thread."""
     monkeypatch.setattr(workers, "PARALLEL_MIN", 1)
     monkeypatch.setattr(workers, "cpus", lambda: 2)
     monkeypatch.setattr(workers.subprocess, "Popen", popen)

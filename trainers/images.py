@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganbench.atomic import atomic_write, replace_dir, temp_dir_beside
+from ganbench.atomic import atomic_write, replace_dir, temp_dir_beside, writing
 
 
 def write_pngs(
@@ -39,15 +39,22 @@ def write_pngs(
 
 
 def replace_folder(
-    images: np.ndarray, dest: Path, labels: np.ndarray | None, class_names: Sequence[str] | None
+    images: np.ndarray,
+    dest: Path,
+    labels: np.ndarray | None,
+    class_names: Sequence[str] | None,
+    flat: bool = False,
 ) -> None:
-    """A sample folder: dest/<class>/<i>.png, or dest/all/<i>.png for unlabelled images.
+    """A sample folder: dest/<class>/<i>.png, or dest/all/<i>.png for unlabelled images (dest/<i>.png when
+    `flat`).
 
-    Written into a temp folder that is then swapped in, so `dest` is always complete or absent.
+    Written into a temp folder that is then swapped in, so `dest` is always complete or absent (a full disk
+    included: then a WriteRefused naming `dest`).
     """
     tmp = temp_dir_beside(dest)
     try:
-        write_pngs(images, tmp if labels is not None else tmp / "all", labels, class_names)
+        with writing(dest):
+            write_pngs(images, tmp if labels is not None or flat else tmp / "all", labels, class_names)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

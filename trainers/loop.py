@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ganbench.atomic import atomic_write_text
+from ganbench.atomic import atomic_write_text, writing
 from ganbench.errors import UserError, warn
 from ganbench.inputs.arrays import run_generator
 from trainers import checkpoint, distributed, settings
@@ -87,15 +87,16 @@ def set_learning_rates(nets: Nets, cfg: Any, scale: float) -> None:
 
 def new_run_dir(out: Path, arch: str) -> Path:
     """<out>/<NNNNN>-<arch>, NNNNN one more than the largest run number there."""
-    out.mkdir(parents=True, exist_ok=True)
-    while True:
-        numbers = [int(p.name[:5]) for p in out.iterdir() if p.name[:5].isdigit() and p.name[5:6] == "-"]
-        run_dir = out / f"{max(numbers, default=-1) + 1:05d}-{arch}"
-        try:
-            run_dir.mkdir()
-            return run_dir
-        except FileExistsError:  # another run took this number meanwhile
-            continue
+    with writing(out, "write elsewhere (--out)"):
+        out.mkdir(parents=True, exist_ok=True)
+        while True:
+            numbers = [int(p.name[:5]) for p in out.iterdir() if p.name[:5].isdigit() and p.name[5:6] == "-"]
+            run_dir = out / f"{max(numbers, default=-1) + 1:05d}-{arch}"
+            try:
+                run_dir.mkdir()
+                return run_dir
+            except FileExistsError:  # another run took this number meanwhile
+                continue
 
 
 def train(

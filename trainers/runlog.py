@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ganbench.atomic import atomic_write, atomic_write_text
+from ganbench.atomic import atomic_write, atomic_write_text, writing
 from ganbench.errors import UserError
 
 
@@ -46,8 +47,10 @@ class CsvLog:
             csv.DictWriter(buf, self.fields).writeheader()
             atomic_write_text(self.path, buf.getvalue())
         self.rows.append(row)
-        with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, self.fields, restval="", extrasaction="ignore").writerow(row)
+        buf = io.StringIO()
+        csv.DictWriter(buf, self.fields, restval="", extrasaction="ignore").writerow(row)
+        with writing(self.path):
+            _append_whole(self.path, buf.getvalue().encode())
 
     def set_last(self, key: str, value: float) -> None:
         """Fill `key` (an extra field) in the last row, rewriting log.csv atomically (it is small)."""
@@ -57,6 +60,23 @@ class CsvLog:
         csv.DictWriter(buf, self.fields, restval="", extrasaction="ignore").writerow(self.rows[-1])
         lines = self.path.read_bytes().decode().splitlines(keepends=True)
         atomic_write_text(self.path, "".join(lines[:-1]) + buf.getvalue())
+
+
+def _append_whole(path: Path, data: bytes) -> None:
+    """Append `data` to `path` whole or not at all: a write that fails part-way (a full disk) is cut off, so
+    the log never ends in half a row."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
 
 
 def require_tensorboard() -> type:

@@ -11,7 +11,7 @@ from torch import nn
 from ganbench.errors import UserError
 from ganbench.inputs.imageset import CIFAR10_CLASSES, ImageSet
 from trainers import checkpoint
-from trainers.images import write_pngs
+from trainers.images import replace_folder
 from trainers.loop import pick_device, render
 from trainers.registry import ARCHS, arch_module
 from trainers.settings import make_config
@@ -114,5 +114,5 @@ def write_samples(
     G, ckpt = load_generator(ckpt_path, device)
     images, labels = _draw(G, ckpt, n, per_class, seed, batch_size)
     names = ckpt.get("class_names") or list(CIFAR10_CLASSES)
-    write_pngs(images, out, labels, names if labels is not None else None)
+    replace_folder(images, out, labels, names if labels is not None else None, flat=True)
     return images.shape[0]

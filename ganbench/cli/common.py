@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import errno
+
 import click
 
+from ganbench.atomic import refused
 from ganbench.errors import UserError
 from ganbench.extractors import RESIZE_POLICIES
 
 
 class Group(click.Group):
-    """Turns a UserError anywhere below into one line on stderr and exit code 2."""
+    """Turns a UserError anywhere below into one line on stderr and exit code 2; so too a full (or read-only)
+    file system at a write that did not name its place (every write site should)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as e:
             click.echo(f"error: {e}", err=True)
+            ctx.exit(2)
+        except OSError as e:
+            err = None if e.errno == errno.EACCES else refused(e, e.filename or "to disk")
+            if err is None:  # EACCES may be a read's: left as it is
+                raise
+            click.echo(f"error: {err}", err=True)
             ctx.exit(2)
 
 

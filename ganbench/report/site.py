@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ganbench.atomic import replace_dir, temp_dir_beside
+from ganbench.atomic import replace_dir, temp_dir_beside, writing
 from ganbench.errors import UserError
 from ganbench.report import cells, plots
 from ganbench.report import leaderboard as L
@@ -146,11 +146,14 @@ def index_context(records: list[dict], groups: list[L.Group], reported: list[dic
 def _prepare_out(out: Path) -> Path:
     if out.exists() and not (out / MARKER).exists() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not a ganbench site; pass an empty or new --out folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_dir_beside(out)
-    (tmp / "runs").mkdir()
-    (tmp / "assets").mkdir()
-    (tmp / MARKER).write_text("built by ganbench report; replaced wholesale on the next build\n")
+    try:
+        (tmp / "runs").mkdir()
+        (tmp / "assets").mkdir()
+        (tmp / MARKER).write_text("built by ganbench report; replaced wholesale on the next build\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return tmp
 
 
@@ -185,34 +188,35 @@ def build_site(
         skipped += more_skipped
     reported, reported_notes = load_reported(reported_path)
     groups = L.build_groups(records)
-    tmp = _prepare_out(out)
-    try:
-        figures = plots.Figures(tmp / "img", out / "img" if (out / MARKER).exists() else None)
-        env = _env()
-        for name in ASSETS:
-            shutil.copy2(TEMPLATES / name, tmp / "assets" / name)
-        runs = L.runs_of(records)
-        for model, recs in runs.items():
-            html = render_run_page(env, model, recs, figures)
-            (tmp / "runs" / page_name(model)).write_text(html, encoding="utf-8")
-        ctx = index_context(records, groups, reported)
-        ctx["compute"] = [
-            {"src": figures.make("compute", f, plots.quality_vs_compute, f["lines"], defer=True), **f}
-            for f in compute_figures(curves)
-        ]
-        ctx |= {
-            "root": "",
-            "store": str(store),
-            "n_records": len(records),
-            "skipped": skipped,
-            "notes": reported_notes,
-            "built": time.strftime("%Y-%m-%d %H:%M"),
-        }
-        (tmp / "index.html").write_text(env.get_template("index.html").render(**ctx), encoding="utf-8")
-        figures.finish()  # the queued matplotlib figures, in parallel; before the site is swapped in
-        replace_dir(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with writing(out):  # a full disk: one line naming the site, and the old site left as it was
+        tmp = _prepare_out(out)
+        try:
+            figures = plots.Figures(tmp / "img", out / "img" if (out / MARKER).exists() else None)
+            env = _env()
+            for name in ASSETS:
+                shutil.copy2(TEMPLATES / name, tmp / "assets" / name)
+            runs = L.runs_of(records)
+            for model, recs in runs.items():
+                html = render_run_page(env, model, recs, figures)
+                (tmp / "runs" / page_name(model)).write_text(html, encoding="utf-8")
+            ctx = index_context(records, groups, reported)
+            ctx["compute"] = [
+                {"src": figures.make("compute", f, plots.quality_vs_compute, f["lines"], defer=True), **f}
+                for f in compute_figures(curves)
+            ]
+            ctx |= {
+                "root": "",
+                "store": str(store),
+                "n_records": len(records),
+                "skipped": skipped,
+                "notes": reported_notes,
+                "built": time.strftime("%Y-%m-%d %H:%M"),
+            }
+            (tmp / "index.html").write_text(env.get_template("index.html").render(**ctx), encoding="utf-8")
+            figures.finish()  # the queued matplotlib figures, in parallel; before the site is swapped in
+            replace_dir(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return Built(
         out / "index.html",
         len(records),

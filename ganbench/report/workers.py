@@ -93,7 +93,10 @@ def _feed_worker(take, chunks: deque, lock: threading.Lock, results: list) -> No
             with lock:
                 results += done
     finally:
-        proc.stdin.close()
+        try:
+            proc.stdin.close()
+        except OSError:  # a dead worker: the bytes a failed send left in the buffer have nowhere to go
+            pass
         proc.wait()
 
 
