@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from ganbench.errors import UserError
+from ganbench.threads import cpu_threads
 from trainers import checkpoint
 from trainers.cli import train_command
 from trainers.data import CIFAR10_CLASSES
@@ -236,9 +237,10 @@ def test_threads_and_checkpoint_retention(
 ) -> None:
     threads: list[int] = []
     monkeypatch.setattr(torch, "set_num_threads", threads.append)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # --threads sets it in this process; restored after
     args = ["dcgan", "--preset", "smoke", "--data", fake_cifar, "--steps", 4, "--ckpt-every", 1]
     run = run_train(*args, "--out", tmp_path / "a", "--threads", 1, "--keep-ckpts", 2)
-    assert threads == [1]
+    assert threads == [1] and cpu_threads() == 1  # torch's and the --score-every network's
     assert sorted(p.name for p in run.glob("ckpt-*")) == ["ckpt-3.pt", "ckpt-4.pt"]
     run = run_train(*args, "--out", tmp_path / "b")  # default: all kept, threads left alone
     assert len(list(run.glob("ckpt-*.pt"))) == 4 and threads == [1]

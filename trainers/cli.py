@@ -58,7 +58,12 @@ def _echo(line: str) -> None:
 @click.option(
     "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any model setting, e.g. --set g_ch=32"
 )
-@click.option("--threads", type=int, default=None, help="torch CPU threads per process [default: torch's]")
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="CPU threads per process, --score-every's network too [default: OMP_NUM_THREADS, else torch's]",
+)
 @click.option(
     "--minutes",
     type=float,

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from ganbench.atomic import atomic_write_text, writing
 from ganbench.errors import UserError, warn
 from ganbench.inputs.arrays import run_generator
+from ganbench.threads import set_threads
 from trainers import checkpoint, distributed, settings
 from trainers.data import CIFAR10_CLASSES, BatchSampler, load_training_set
 from trainers.distributed import Dist, bare
@@ -115,7 +116,7 @@ def train(
     if s.tensorboard:
         require_tensorboard()  # before any work: a missing package is a one-line error, not a late crash
     if s.threads is not None:
-        torch.set_num_threads(s.threads)
+        set_threads(s.threads)  # torch's, and the --score-every network's
     d = distributed.setup(pick_device(s.device))
     try:
         run_dir = _train(arch_name, cfg, s, d, resume, run_dir, echo if d.main else _quiet)

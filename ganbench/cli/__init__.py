@@ -15,6 +15,7 @@ from ganbench.cli.common import Group
 from ganbench.cli.demo import demo_command
 from ganbench.cli.leaderboard import check_command, report_command
 from ganbench.cli.score import score
+from ganbench.threads import prefer_short_spins
 from ganbench.version import __version__
 from trainers.cli import benchmark_command, sample_command, train_command
 
@@ -36,6 +37,7 @@ cli.add_command(benchmark_command, "benchmark")
 
 
 def main() -> None:
+    prefer_short_spins()  # before any command loads torch (and with it OpenMP)
     cli(prog_name="ganbench")
 
 

@@ -9,6 +9,7 @@ import click
 from ganbench.atomic import refused
 from ganbench.errors import UserError
 from ganbench.extractors import RESIZE_POLICIES
+from ganbench.threads import set_threads
 
 
 class Group(click.Group):
@@ -44,6 +45,10 @@ def extractor_options(f):
                      help="CIFAR-10 location for cifar10-train/-test (else GANBENCH_DATA, else torchvision)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --n/--ref-n subsets."),
         click.option("--strict", is_flag=True, help="Non-image files among images are an error, not skipped."),
+        click.option("--threads", type=click.IntRange(1), default=None, expose_value=False, is_eager=True,
+                     callback=lambda ctx, param, n: n and set_threads(n),
+                     help="CPU threads of the networks [default: OMP_NUM_THREADS, else every core]; e.g. 1 "
+                     "beside a training run on 2 cores."),
     ]  # fmt: skip
     for opt in reversed(opts):
         f = opt(f)

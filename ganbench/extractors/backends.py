@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from ganbench.atomic import atomic_write
+from ganbench.threads import cpu_threads
 
 if TYPE_CHECKING:
     import torch
@@ -114,7 +115,10 @@ class OrtRunner:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
+        opts.intra_op_num_threads = threads or cpu_threads()
+        # idle threads sleep, not spin: a spinning pool takes the cores of a job beside it (ganbench.threads)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
