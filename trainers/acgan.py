@@ -104,11 +104,11 @@ PRESETS: dict[str, dict[str, object]] = {
         d_mbstd=4,
         d_cls_fake=False,
         cls_weight=2.0,
-        steps=14_000,
+        steps=9_000,  # ~60 min at bench_train.py's 159 real img/s (README: Benchmark)
         minutes=60,
         batch_size=64,
         sample_every=1_000,
-        ckpt_every=2_000,
+        ckpt_every=1_800,  # steps / 5: the quality curve's five checkpoints
         log_every=50,
     ),
     # The paper's batch 100 and learning rate; 50k steps is ~100 epochs (the paper does not state a length).

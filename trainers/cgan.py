@@ -119,11 +119,11 @@ PRESETS: dict[str, dict[str, object]] = {
         g_ch=64,
         d_ch=64,
         d_mbstd=4,
-        steps=18_000,
+        steps=8_250,  # ~60 min at bench_train.py's 147 real img/s (README: Benchmark)
         minutes=60,
         batch_size=64,
         sample_every=1_000,
-        ckpt_every=2_000,
+        ckpt_every=1_650,  # steps / 5: the quality curve's five checkpoints
         log_every=50,
     ),
     "paper": dict(steps=100_000, batch_size=128, sample_every=5_000, ckpt_every=10_000, log_every=100),

@@ -46,11 +46,11 @@ PRESETS: dict[str, dict[str, object]] = {
         g_ch=64,
         d_ch=64,
         d_mbstd=4,
-        steps=18_000,
+        steps=9_500,  # ~60 min at bench_train.py's 169 real img/s (README: Benchmark)
         minutes=60,
         batch_size=64,
         sample_every=1_000,
-        ckpt_every=2_000,
+        ckpt_every=1_900,  # steps / 5: the quality curve's five checkpoints
         log_every=50,
     ),
     # StudioGAN's CIFAR-10 DCGAN schedule length; batch 128 as in the paper.

@@ -49,11 +49,11 @@ PRESETS: dict[str, dict[str, object]] = {
     "cpu": dict(
         g_ch=32,
         d_ch=32,
-        steps=8_500,
+        steps=4_200,  # ~60 min at bench_train.py's 374 real img/s (README: Benchmark)
         minutes=60,
         batch_size=64,
         sample_every=500,
-        ckpt_every=1_500,
+        ckpt_every=840,  # steps / 5: the quality curve's five checkpoints
         log_every=25,
     ),
     # The paper's CIFAR-10 setting: batch 64, 100k generator iterations.
