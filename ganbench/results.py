@@ -6,6 +6,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ganbench.atomic import atomic_write, atomic_write_text, writing
@@ -19,13 +20,25 @@ def store_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or os.environ.get("GANBENCH_RESULTS") or DEFAULT_STORE)
 
 
+def get_path(d: dict, *keys: str):
+    """d[k1][k2]..., or None where any level is missing (records of older versions lack whole sections)."""
+    for key in keys:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
 def _slug(text: str) -> str:
     base = Path(text.rstrip("/")).name or text
     return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-")[:48] or "samples"
 
 
-def write_record(record: dict, store: Path) -> Path:
-    """Write `record` as <time>-<samples>-<hash>.json via a temp file and os.replace."""
+def write_record(record: dict, store: Path, beside: Callable[[Path], list[Path]] | None = None) -> Path:
+    """Write `record` as <time>-<samples>-<hash>.json via a temp file and os.replace.
+
+    beside(path): writes files next to the record-to-be (and names them in `record`) before the record is
+    written, so a record never names a missing file; they are removed if the record cannot be written."""
     stamp = time.strftime("%Y%m%dT%H%M%S")
     # a random tail: two runs on the same samples in the same second keep both records
     name = f"{stamp}-{_slug(record['samples']['source'])}-{record['samples']['content_sha256'][:8]}"
@@ -33,12 +46,15 @@ def write_record(record: dict, store: Path) -> Path:
     with writing(store, "write elsewhere (--results, GANBENCH_RESULTS)", what="the results store"):
         store.mkdir(parents=True, exist_ok=True)
         _write_heatmap(record, path)
+        heatmap = (record.get("classwise") or {}).get("heatmap")
+        placed = [path.with_name(heatmap)] if heatmap else []
         try:
+            if beside is not None:
+                placed += beside(path)
             atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
-        except BaseException:  # no heatmap without its record
-            heatmap = (record.get("classwise") or {}).get("heatmap")
-            if heatmap:
-                path.with_name(heatmap).unlink(missing_ok=True)
+        except BaseException:  # no picture without its record
+            for extra in placed:
+                extra.unlink(missing_ok=True)
             raise
     return path
 

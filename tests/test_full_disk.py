@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 import errno
 import io
+import json
 import os
 from collections.abc import Callable
 from fnmatch import fnmatch
@@ -226,3 +227,33 @@ def test_a_read_only_store_is_one_line(labelled, tmp_path, monkeypatch, code, re
 
     monkeypatch.setattr(Path, "mkdir", refuse)
     one_error_line(score_cli(labelled, store), f"the results store {store}", reason)
+
+
+def test_files_placed_beside_a_record_leave_with_it(tmp_path, full_disk):
+    """write_record's `beside` files (a benchmark's sample grid) are written first and named in the record;
+    when the record cannot be written they are removed too, so no picture is left without its numbers."""
+    from ganbench.results import write_record
+
+    def record() -> dict:
+        return {"samples": {"source": "s", "content_sha256": "0" * 64}, "metrics": {}}
+
+    def grid_beside(rec: dict) -> Callable[[Path], list[Path]]:
+        def place(path: Path) -> list[Path]:
+            png = path.with_name(f"{path.stem}-grid.png")
+            png.write_bytes(b"not really a png")
+            rec["grid"] = png.name
+            return [png]
+
+        return place
+
+    rec = record()
+    path = write_record(rec, tmp_path / "room", beside=grid_beside(rec))
+    assert (path.parent / json.loads(path.read_text())["grid"]).read_bytes() == b"not really a png"
+
+    full = tmp_path / "full"
+    full.mkdir()
+    full_disk(full, "*.json*")  # the record (and its temp file) only: the grid itself finds room
+    rec = record()
+    with pytest.raises(WriteRefused):
+        write_record(rec, full, beside=grid_beside(rec))
+    assert list(full.iterdir()) == []

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ganbench.metrics import registry
 from ganbench.report import seeds as S
-from ganbench.results import load_records
+from ganbench.results import get_path, load_records
 
 SCHEMA = 1  # the record schema this module reads (ganbench/scoring.py writes it)
 
@@ -26,15 +26,6 @@ SETUP_NAMES = {"reference": "reference", "samples": "sample count", "weights": "
 
 class SkipRecord(ValueError):
     """A record the leaderboard cannot place (too old, half-written...); the message says why."""
-
-
-def get_path(d: dict, *keys: str):
-    """d[k1][k2]..., or None where any level is missing."""
-    for key in keys:
-        if not isinstance(d, dict) or key not in d:
-            return None
-        d = d[key]
-    return d
 
 
 def validate(rec: dict) -> dict:

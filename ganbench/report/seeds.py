@@ -13,22 +13,16 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from ganbench.results import get_path
+
 ALPHA = 0.05  # two-sided level of the between-seed test
 ONE_SEED = "1 seed: ranking not tested"
-
-
-def _get(d: dict, *keys: str):
-    for key in keys:
-        if not isinstance(d, dict) or key not in d:
-            return None
-        d = d[key]
-    return d
 
 
 def training_seed(rec: dict) -> int | None:
     """The seed the model was trained with, when the record says (None: not a seeded training record)."""
     for path in (("benchmark", "seed"), ("benchmark", "protocol", "seed"), ("run", "training_seed")):
-        v = _get(rec, *path)
+        v = get_path(rec, *path)
         if isinstance(v, int) and not isinstance(v, bool):
             return v
     return None
@@ -42,13 +36,13 @@ def group_key(rec: dict) -> str | None:
     b = rec.get("benchmark") or {}
     protocol = {k: v for k, v in (b.get("protocol") or {}).items() if k not in ("seed", "seeds")}
     key = {
-        "name": b.get("name") or _get(rec, "run", "name"),
+        "name": b.get("name") or get_path(rec, "run", "name"),
         "recipe": b.get("recipe"),
         "model_settings": b.get("model_settings"),
-        "steps": b.get("steps", _get(rec, "run", "step")),
+        "steps": b.get("steps", get_path(rec, "run", "step")),
         "steps_budget": b.get("steps_budget"),
         "protocol": protocol,
-        "samples_n": _get(rec, "samples", "n"),
+        "samples_n": get_path(rec, "samples", "n"),
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -106,6 +106,7 @@ def train_unit(req: Request, name: str, seed: int, echo: Callable[[str], None]) 
         "train_seconds": round(seconds, 1),
         "img_per_s": round(int(ckpt["batches_drawn"]) * batch / seconds, 1) if seconds > 0 else None,
         "generator": "G_ema" if ckpt.get("G_ema") is not None else "G",
+        "precision": ckpt.get("precision", "fp32"),  # of training (bf16/fp16 autocast on GPUs)
     }
 
 
@@ -130,7 +131,7 @@ def _budget_text(p: Protocol, spent: float = 0.0) -> str:
 
 
 BENCH_KEYS = ("arch", "seed", "model_settings", "recipe", "steps", "steps_budget", "train_seconds", "img_per_s",
-              "generator")  # fmt: skip
+              "precision", "generator")  # fmt: skip
 
 
 def score_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[[str], None]) -> Path:
@@ -164,16 +165,20 @@ def score_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[
         "machine": machine(),
         "code": code_version(),
     }
-    path = write_record(record, req.out / "results")
     grid = run_dir / f"grid-{trained['steps']}.png"
-    if grid.is_file():  # the picture beside the numbers, in the store that gets committed
+
+    # the picture beside the numbers, in the store that gets committed
+    def place_grid(path: Path) -> list[Path]:
+        if not grid.is_file():
+            return []
         dest = path.with_name(f"{path.stem}-grid.png")
         atomic_write(dest, lambda f: _copy_into(grid, f))
         if dest.stat().st_size > GRID_MAX_BYTES:
             echo(f"warning: {dest.name} is {dest.stat().st_size:,} bytes (over {GRID_MAX_BYTES:,} to commit)")
         record["benchmark"]["grid"] = dest.name
-        atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
-    return path
+        return [dest]
+
+    return write_record(record, req.out / "results", beside=place_grid)
 
 
 def _copy_into(src: Path, out: Any) -> None:
