@@ -117,10 +117,10 @@ def fid_lines(recs: list[dict]) -> dict[str, list[tuple]]:
     return dict(lines)
 
 
-def seed_sections(recs: list[dict]) -> list[dict]:
+def seed_sections(sets: list[list[dict]]) -> list[dict]:
     """Each set of records that differ only in the training seed: every seed's FID, accuracy and machine."""
     out = []
-    for members in S.group(recs).values():
+    for members in sets:
         rows = []
         for rec in members:
             m = L.get_path(rec, "benchmark", "machine") or {}
@@ -136,12 +136,11 @@ def seed_sections(recs: list[dict]) -> list[dict]:
     return out
 
 
-def _focus(recs: list[dict], latest: dict) -> dict:
+def _focus(recs: list[dict], latest: dict, sets: list[list[dict]]) -> dict:
     """The record the page pictures: the lowest seed of the largest seed set (not the luckiest seed), else
     the best under the latest record's setup."""
-    sets = sorted(S.group(recs).values(), key=len, reverse=True)
     if sets:
-        return sets[0][0]
+        return max(sets, key=len)[0]
     return L.best([r for r in recs if L.setup_key(r) == L.setup_key(latest)])
 
 
@@ -164,7 +163,8 @@ def _try(notes: list[str], what: str, fn):
 def render_run_page(env, model: str, recs: list[dict], figures: plots.Figures) -> str:
     """HTML of the page for one run: `recs` are all its records, oldest first."""
     latest = L.latest(recs)
-    focus = _focus(recs, latest)
+    sets = list(S.group(recs).values())
+    focus = _focus(recs, latest, sets)
     run_dir = L.run_dir_of(focus)
     notes: list[str] = []
     rows = []
@@ -198,7 +198,7 @@ def render_run_page(env, model: str, recs: list[dict], figures: plots.Figures) -
         "curves": None,
         "fid_steps": None,
         "warnings": focus.get("warnings") or [],
-        "seeds": seed_sections(recs),
+        "seeds": seed_sections(sets),
     }
     if run_dir is not None and (run_dir / "log.csv").is_file():
         log = run_dir / "log.csv"
