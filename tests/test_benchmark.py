@@ -107,7 +107,7 @@ def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
         records["cgan"]["samples"]["labels"] and records["cgan"]["metrics"]["classifier_accuracy"] is not None
     )
     assert (out / "site" / "index.html").is_file()
-    table = (out / "benchmark.md").read_text()
+    table = (out / "results" / "benchmark.md").read_text()  # beside the records it links to
     assert "| dcgan | " in table and "| cgan | " in table and "2 / 2" in table
     from trainers.benchmark import code_version
 
@@ -268,8 +268,8 @@ def test_seeds_are_units_that_resume_alone_against_one_reference(
     assert [p["step"] for p in curve["points"]] == [2, 4] and curve["n"] == 10 and curve["seed"] == 0
     assert all(p["fid"] > 0 and p["train_minutes"] > 0 for p in curve["points"]) and "curve" not in states[1]
     assert (req.out / "results" / "curves" / "quality-vs-compute.png").is_file()
-    table = (req.out / "benchmark.md").read_text()
-    assert "![quality against compute](results/curves/quality-vs-compute.png)" in table
+    table = (req.out / "results" / "benchmark.md").read_text()
+    assert "![quality against compute](curves/quality-vs-compute.png)" in table
     assert re.search(r"^\| dcgan \| 3 \| [0-9.]+ ± [0-9.]+ \| ", table, re.M), table
     assert "- dcgan: seed 0: " in table and "; seed 2: " in table
 

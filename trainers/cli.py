@@ -224,7 +224,7 @@ def benchmark_command(
     classifier: str,
 ) -> None:
     """Train every bundled arch on one budget, score all of them under one protocol, write the leaderboard
-    and OUT/benchmark.md. Run it again to continue an interrupted benchmark where it stopped."""
+    and OUT/results/benchmark.md. Run it again to continue an interrupted benchmark where it stopped."""
     import shlex
     import sys
 

@@ -5,7 +5,8 @@ A unit is (arch, training seed): train with its preset (cpu on a CPU, paper on C
 from the final checkpoint (EMA weights when present, labels cycling over the classes) -> score them against a
 seeded --ref-n subset of cifar10-train (its seed, --ref-seed, is the same for every training seed) with every
 metric -> one record naming both seeds, with the final sample grid beside it. Then the leaderboard site and
-benchmark.md: one row per arch, mean ± sd over its seeds, rows ranked only where the seeds' spread says so.
+OUT/results/benchmark.md: one row per arch, mean ± sd over its seeds, rows ranked only where the seeds' spread
+says so.
 
 The budget is the preset's step count (reproducible on any machine) unless --minutes caps the training time.
 Everything survives interruption: OUT/benchmark.json pins the protocol, OUT/<arch>/seed<k>/state.json says how

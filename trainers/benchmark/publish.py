@@ -1,5 +1,6 @@
-"""A benchmark folder's records -> the leaderboard site (OUT/site) and OUT/benchmark.md: one row per arch,
-mean ± standard deviation over its training seeds, ranked by mean FID with the between-seed test beside it."""
+"""A benchmark folder's records -> the leaderboard site (OUT/site) and OUT/results/benchmark.md: one row per
+arch, mean ± standard deviation over its training seeds, ranked by mean FID with the between-seed test beside it.
+The table sits beside the records, grids and curves it links to, so OUT/results is whole when committed."""
 
 from __future__ import annotations
 
@@ -37,25 +38,26 @@ def scored_records(out: Path, names: list[str]) -> dict[str, list[dict]]:
 
 
 def publish(req: Request, echo: Callable[[str], None]) -> Path:
-    """The leaderboard site (OUT/site) and OUT/benchmark.md, from the stored records."""
+    """The leaderboard site (OUT/site) and OUT/results/benchmark.md, from the stored records of every arch in
+    OUT (those of earlier commands with other --archs too)."""
     from ganbench.report.site import build_site
 
     site = build_site(req.out / "results", req.out / "site")
     figure = compute_figure(req.out / "results")
-    path = req.out / "benchmark.md"
-    text = benchmark_markdown(req, scored_records(req.out, list(req.archs)))
+    path = req.out / "results" / TABLE
+    text = benchmark_markdown(req, scored_records(req.out, list(ARCHS)))
     if figure is not None:
-        text += f"\n![quality against compute](results/{CURVES}/{figure.name})\n\n{FIGURE_NOTE}\n"
+        text += f"\n![quality against compute]({CURVES}/{figure.name})\n\n{FIGURE_NOTE}\n"
     atomic_write_text(path, text)
     echo(f"leaderboard: {site.index}")
     echo(f"table: {path}")
     return path
 
 
-FIGURE = "quality-vs-compute.png"
+TABLE, FIGURE = "benchmark.md", "quality-vs-compute.png"
 FIGURE_NOTE = (
     f"Quality against compute: FID of {CURVE_N:,} samples at {CURVE_POINTS} checkpoints of training seed 0, "
-    f"against training minutes and steps (points in `results/{CURVES}/*.json`)."
+    f"against training minutes and steps (points in `{CURVES}/*.json`)."
 )
 
 
@@ -169,10 +171,10 @@ def benchmark_markdown(req: Request, records: dict[str, list[dict]]) -> str:
             "Seed 0's final sample grids (conditional archs: a row per class, airplane to truck):",
             "",
         ]
-        lines += [f"![{name}](results/{file})" for name, file in grids]
+        lines += [f"![{name}]({file})" for name, file in grids]
     lines += ["", "Reported elsewhere (their own protocols; orientation, not equals) and the targets (mean over "
               "3 seeds):", "", "| arch | write-up | target |", "|---|---|---|"]  # fmt: skip
-    lines += [f"| {name} | {WRITE_UPS[name][0]} | {WRITE_UPS[name][1]} |" for name in req.archs]
+    lines += [f"| {name} | {WRITE_UPS[name][0]} | {WRITE_UPS[name][1]} |" for name in ARCHS]
     first = next((recs[0] for recs in records.values() if recs), None)
     mach = (first or {}).get("benchmark", {}).get("machine") or machine()
     ref = (first or {}).get("reference", {})

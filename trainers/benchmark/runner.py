@@ -51,7 +51,7 @@ def _hms(seconds: float) -> str:
 
 
 def run(req: Request, echo: Callable[[str], None] = print) -> Path:
-    """The whole benchmark; returns OUT/benchmark.md."""
+    """The whole benchmark; returns OUT/results/benchmark.md."""
     from ganbench.inputs.datasets import resolve_cifar10
 
     p = req.protocol
