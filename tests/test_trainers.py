@@ -134,7 +134,7 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_runs: dict[str, Path], arc
             "cgan",
             ["--set", "d_cond=projection", "--set", "d_norm=spectral", "--set", "loss=hinge"]
             + ["--set", "ema_start=2", "--set", "ema_decay=0.5", "--set", "d_mbstd=4", "--set", "g_cond=cbn"]
-            + ["--set", "d_mismatch=0.5"],
+            + ["--set", "d_mismatch=0.5", "--set", "d_class_std=true"],
         ),
         # every acgan option: the DCGAN nets, spectral norm, hinge, minibatch std, a class weight, EMA from step 2
         (
@@ -377,6 +377,26 @@ def test_minibatch_std_feature() -> None:
     # identical samples (a collapsed batch) give ~0; a batch of 6 with groups of 4 falls back to groups of 3
     same = MinibatchStd(4)(torch.ones(6, 3, 2, 2))
     assert same.shape == (6, 4, 2, 2) and same[:, 3].max().item() < 1e-3
+
+
+def test_class_std_feature() -> None:
+    from trainers.layers import ClassStd
+
+    # one-pixel samples: label 0 holds {0, 4} (std 2), label 1 holds {1, 2, 3} (std sqrt(2/3)), label 2 one
+    # sample (0: nothing to compare), label 3 none
+    h = torch.tensor([0.0, 1.0, 4.0, 2.0, 3.0, 9.0]).view(6, 1, 1, 1)
+    y = torch.tensor([0, 1, 0, 1, 1, 2])
+    out = ClassStd(4)(h, y)
+    assert out.shape == (6, 1, 1, 1)
+    assert out.flatten().tolist() == pytest.approx([2.0, (2 / 3) ** 0.5, 2.0, (2 / 3) ** 0.5, (2 / 3) ** 0.5, 0.0],
+                                                   abs=1e-4)  # fmt: skip
+    # a generator that draws its label's class: small spread within a label; one that ignores it: large
+    torch.manual_seed(0)
+    centres = torch.randn(10, 8, 4, 4) * 3
+    y = torch.arange(64) % 10
+    faithful = centres[y] + 0.1 * torch.randn(64, 8, 4, 4)
+    ignoring = centres[torch.randint(0, 10, (64,))] + 0.1 * torch.randn(64, 8, 4, 4)
+    assert ClassStd(10)(faithful, y).mean() * 5 < ClassStd(10)(ignoring, y).mean()
 
 
 def test_cgan_minibatch_std_discriminator_sees_the_batch() -> None:

@@ -21,6 +21,7 @@ from trainers import losses
 from trainers.gan import Batches, Nets, autocast, descend, frozen, random_labels
 from trainers.layers import (
     ClassBatchNorm,
+    ClassStd,
     MinibatchStd,
     add_spectral_norm,
     dc_discriminator,
@@ -58,6 +59,9 @@ class Config:
     # matching-aware D (Reed et al. 2016, GAN-CLS): this share of D's "fake" side is real images paired with a
     # wrong label, so D must check that image and label agree rather than only that the image looks real
     d_mismatch: float = 0.0
+    # a second std feature beside d_mbstd's: each sample's spread over the batch's samples with its label
+    # (layers.ClassStd), so a G that ignores the label shows too much variety within a label
+    d_class_std: bool = False
 
     def __post_init__(self) -> None:
         if self.g_cond not in G_CONDS:
@@ -157,7 +161,9 @@ class Discriminator(nn.Module):
         spectral = cfg.d_norm == "spectral"
         self.features = dc_discriminator(3 + self.input_label, cfg.d_ch, norm="none" if spectral else "batch")
         self.mbstd = MinibatchStd(cfg.d_mbstd) if cfg.d_mbstd else None
-        self.head = nn.Conv2d(cfg.d_ch * 4 + (self.mbstd is not None), 1, 4, 1, 0)
+        self.class_std = ClassStd(cfg.n_classes) if cfg.d_class_std else None
+        extra = (self.mbstd is not None) + (self.class_std is not None)
+        self.head = nn.Conv2d(cfg.d_ch * 4 + extra, 1, 4, 1, 0)
         dcgan_init(self.features)
         dcgan_init(self.head)
         self.project = None
@@ -173,7 +179,10 @@ class Discriminator(nn.Module):
         if self.input_label:
             x = torch.cat([x, self.label_plane(y).view(-1, 1, 32, 32).to(x.dtype)], dim=1)
         h = self.features(x)
-        out = self.head(h if self.mbstd is None else self.mbstd(h)).flatten()
+        top = h if self.mbstd is None else self.mbstd(h)
+        if self.class_std is not None:
+            top = torch.cat([top, self.class_std(h, y)], dim=1)
+        out = self.head(top).flatten()
         if self.project is not None:
             out = out + (self.project(y).to(h.dtype) * h.mean(dim=(2, 3))).sum(dim=1)
         return out

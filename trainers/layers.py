@@ -77,6 +77,28 @@ class MinibatchStd(nn.Module):
         return torch.cat([h, y], dim=1)
 
 
+class ClassStd(nn.Module):
+    """A feature map to append: for each sample, the features' standard deviation over the batch's samples
+    that share its label, averaged over channels and positions (0 for a label drawn once). MinibatchStd lets D
+    see too little variety; this lets it see too much within a label: fakes whose label does not decide their
+    class spread like the whole data set, real images like one class, so G is pushed to draw the class it is
+    asked for (D still only conditions on the label; no classifier is trained)."""
+
+    def __init__(self, n_classes: int) -> None:
+        super().__init__()
+        self.n_classes = n_classes
+
+    def forward(self, h: Tensor, y: Tensor) -> Tensor:
+        b, c, height, width = h.shape
+        f = h.float().reshape(b, -1)
+        onehot = nn.functional.one_hot(y, self.n_classes).to(f.dtype)  # [b, K]
+        n = onehot.sum(dim=0)  # samples per label
+        mean = onehot.T @ f / n.clamp(min=1)[:, None]  # [K, c*h*w]
+        var = onehot.T @ (f - mean[y]).square() / n.clamp(min=1)[:, None]  # two-pass: no cancellation
+        std = torch.where(n > 1, (var + 1e-8).sqrt().mean(dim=1), torch.zeros_like(n))
+        return std[y].to(h.dtype).view(b, 1, 1, 1).expand(b, 1, height, width)  # the map to append to h
+
+
 def dcgan_init(module: nn.Module) -> None:
     """DCGAN's init: conv/linear weights ~ N(0, 0.02), norm gains ~ N(1, 0.02), biases 0."""
     for m in module.modules():
