@@ -78,8 +78,12 @@ def driver(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _open(driver, url: str) -> None:
+    """Load `url` and wait for its load event (get() can return while a navigation the page started, e.g. a
+    clicked link, is still settling on a busy machine)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     driver.get(url)
-    assert driver.execute_script("return document.readyState") == "complete"
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def _console_errors(driver) -> list[str]:
