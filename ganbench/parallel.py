@@ -15,6 +15,7 @@ every function here behaves as in a single process, so no collective is entered 
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from collections.abc import Iterator
@@ -77,6 +78,18 @@ def init_from_env() -> None:
         td.init_process_group("nccl", timeout=TIMEOUT)
     else:
         td.init_process_group("gloo", timeout=TIMEOUT)
+    atexit.register(_leave)
+
+
+def _leave() -> None:
+    """Leave the group this process joined before the interpreter tears down: a gloo rank that exits still in
+    it can abort ("terminate called without an active exception", exit -6) after its work is done, and
+    torchrun then fails the whole command. Not after an uncaught error: the other ranks may be inside a
+    collective this one will never join, and leaving could then wait on them."""
+    import torch.distributed as td
+
+    if getattr(sys, "last_value", None) is None and td.is_available() and td.is_initialized():
+        td.destroy_process_group()
 
 
 def cuda_device() -> str:

@@ -271,7 +271,9 @@ def test_benchmark_device_reaches_sampling_and_scoring(monkeypatch: pytest.Monke
     monkeypatch.setattr(ganbench.scoring, "setup", setup)
     record = {"metrics": {"fid": 1.0}, "reference": {}, "extractor": {}}
     monkeypatch.setattr(ganbench.scoring, "score_images", lambda run, samples, **kw: dict(record))
-    monkeypatch.setattr(ganbench.results, "write_record", lambda record, where: tmp_path / "record.json")
+    monkeypatch.setattr(
+        ganbench.results, "write_record", lambda record, where, **kw: tmp_path / "record.json"
+    )
     monkeypatch.setattr(units.checkpoint, "load", lambda path: {"step": 2, "train_seconds": 1.0})
     (tmp_path / "ckpt-2.pt").touch()  # read by the stand-ins above only
     protocol = B.Protocol(preset="smoke", minutes=None, n=4, ref_n=4, fid_ci=0)
