@@ -103,6 +103,11 @@ def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
         assert b["seed"] == b["ref_seed"] == rec["run"]["training_seed"] == 0 and b["recipe"]["sha256_12"]
         grid = out / "results" / b["grid"]  # the final sample grid, beside the record that gets committed
         assert grid.is_file() and grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        with (
+            Image.open(grid) as im,
+            Image.open(Path(rec["run"]["run_dir"]) / f"grid-{b['steps']}.png") as full,
+        ):
+            assert im.mode == "P" and im.size == full.size  # the run's grid in 256 colours, to commit
     assert (
         records["cgan"]["samples"]["labels"] and records["cgan"]["metrics"]["classifier_accuracy"] is not None
     )
