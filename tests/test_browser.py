@@ -5,6 +5,7 @@ Set GANBENCH_SCREENSHOT=PATH to keep the screenshot somewhere (default: the test
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -176,8 +177,6 @@ def test_run_page_images_all_load(driver, site):
 def test_seeded_rows_marks_grid_and_compute_figure_in_the_browser(driver, tmp_path):
     """Rows over training seeds keep their between-seed marks when the table is re-sorted; the seed-0 grid
     beside a record and the quality-against-compute figure load on the site built from the store."""
-    import json
-
     from tests.test_seeds import _curve, seeded
 
     recs = [
@@ -215,3 +214,30 @@ def test_seeded_rows_marks_grid_and_compute_figure_in_the_browser(driver, tmp_pa
     n, broken = _broken_images(driver)
     assert n >= 1 and broken == [] and "final sample grid of training seed 0" in driver.page_source
     assert "Training seeds" in driver.page_source
+
+
+def test_the_committed_benchmark_shows_its_grids_and_compute_figure(driver, tmp_path):
+    """The site `make demo` builds beside a newcomer's run, from the records committed in the repository:
+    every seed-0 row of the seeded protocol shows its stored grid, and the quality-against-compute figure
+    loads, in a real browser."""
+    from ganbench.results import get_path
+
+    committed = Path(__file__).resolve().parents[1] / "leaderboard" / "results" / "benchmark-cpu"
+    recs = [json.loads(p.read_text()) for p in sorted(committed.glob("*.json"))]
+    seed0 = [r for r in recs if get_path(r, "benchmark", "seed") == 0]
+    assert seed0, "no committed record of the seeded protocol"
+    assert all((committed / r["benchmark"]["grid"]).is_file() for r in seed0)  # each names a committed grid
+    own = tmp_path / "results"
+    own.mkdir()
+    index = build_site(own, tmp_path / "site", committed=[committed]).index
+
+    _open(driver, index.as_uri())
+    n, broken = _broken_images(driver)
+    assert broken == [] and _console_errors(driver) == []
+    if (committed / "curves").is_dir():
+        assert n >= 1 and "Quality against compute" in driver.page_source
+    for rec in seed0:
+        _open(driver, (index.parent / "runs" / page_name(rec["benchmark"]["name"])).as_uri())
+        n, broken = _broken_images(driver)
+        assert n >= 1 and broken == [], rec["benchmark"]["name"]
+        assert "final sample grid of training seed 0" in driver.page_source
