@@ -168,3 +168,80 @@ def test_quality_against_compute_figure_on_the_leaderboard(tmp_path):
     assert "FID of 2,000 samples" in figs[0][1] and "AMD EPYC AVX2" in figs[0][1]
     assert all((built.index.parent / src).is_file() for src, _ in figs)
     assert any("broken-seed0.json" in s for s in built.skipped) and built.records == 1
+
+
+def _table_rows(table: str) -> dict[str, list[str]]:
+    lines = table.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("| arch | seeds |"))
+    body = lines[head + 2 : lines.index("", head)]
+    return {line.split(" | ")[0][2:]: line.split(" | ") for line in body}
+
+
+def test_publish_builds_the_table_from_a_store_that_units_of_several_sessions_filled(tmp_path):
+    """The committed store gathers units run by different commands (one per session): `--publish STORE` makes
+    the table from every record there under the options' protocol; another protocol's records stay out (and
+    are counted), a seed scored twice counts once (the newer), and a changed recipe is a row of its own."""
+    from click.testing import CliRunner
+
+    from ganbench.cli import cli
+
+    old = seeded("dcgan", 64.0, 0)
+    old["benchmark"]["protocol"] = {**old["benchmark"]["protocol"], "minutes": 60.0}  # the pre-seeds protocol
+    acgan = [seeded("acgan", 50.0, 0, acc=0.58, created="2026-12-07T08:47:06+0000"),
+             seeded("acgan", 99.0, 1, acc=0.50, created="2026-12-08T08:00:00+0000"),
+             seeded("acgan", 52.0, 1, acc=0.60, created="2026-12-09T08:00:00+0000"),  # seed 1 scored again
+             seeded("acgan", 54.0, 2, acc=0.62, created="2026-12-10T08:00:00+0000")]  # fmt: skip
+    acgan[3]["benchmark"]["machine"] = {
+        "cpu": "Intel Xeon",
+        "simd": "AVX-512",
+        "cores": 2,
+        "gpu": None,
+        "torch": "2",
+    }
+    cgan = [seeded("cgan", 90.0 + s, s, acc=0.3, created=f"2026-12-0{s + 1}T00:00:00+0000") for s in (0, 1)]
+    cgan[1]["benchmark"]["recipe"] = {"sha256_12": "bbbbbbbbbbbb"}
+    store = store_of(tmp_path, [old, *acgan, *cgan])
+    before = sorted(p.name for p in store.iterdir())
+
+    args = ["benchmark", "--publish", str(store), "--out", str(tmp_path / "out"), "--preset", "cpu",
+            "--n", "1000", "--ref-n", "1000", "--fid-ci", "0"]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    table = (store / "benchmark.md").read_text()
+    rows = _table_rows(table)
+    assert rows["acgan"][1:3] == ["3", "52.00 ± 2.00"]  # seeds 50, 52 (the newer of seed 1), 54
+    assert rows["acgan"][10] == f"{(0.58 + 0.60 + 0.62) / 3:.3f} ± 0.020"
+    assert set(rows) == {"acgan", "cgan (100 steps, recipe ?)", "cgan (100 steps, recipe bbbbbbbbbbbb)"}
+    assert "dcgan" not in rows and "1 record(s) scored under another protocol (dcgan 1)" in table
+    assert "acgan seed 1: the record of 2026-12-08T08:00:00+0000 replaced by the newer one" in table
+    assert (
+        "`ganbench benchmark --archs cgan,acgan --seeds 0,1,2 --preset cpu --n 1000 --ref-n 1000 --fid-ci 0`"
+        in table
+    )
+    assert "Intel Xeon AVX-512, 2 cores, no GPU, torch 2 (acgan seed 2)" in table
+    assert (
+        "AMD EPYC AVX2, 2 cores, no GPU, torch 2 (" in table and "Scored: 2026-12-01 to 2026-12-10" in table
+    )
+    assert (tmp_path / "out" / "site" / "index.html").is_file()
+    assert sorted(p.name for p in store.iterdir()) == sorted([*before, "benchmark.md"])  # records untouched
+
+    # another protocol: no row of this store matches, and the table says why instead of inventing one
+    res = CliRunner().invoke(cli, [*args[:-6], "--n", "500"])
+    assert res.exit_code == 0 and _table_rows((store / "benchmark.md").read_text()) == {}
+    assert "7 record(s) scored under another protocol" in (store / "benchmark.md").read_text()
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_publish_from_a_folder_without_records_is_one_line_and_writes_nothing(tmp_path, make):
+    from click.testing import CliRunner
+
+    from ganbench.cli import cli
+
+    store = tmp_path / "store"
+    if make == "empty":
+        store.mkdir()
+    res = CliRunner().invoke(cli, ["benchmark", "--publish", str(store), "--out", str(tmp_path / "out")])
+    assert (
+        res.exit_code == 2 and "no records there" in res.output and len(res.output.strip().splitlines()) == 1
+    )
+    assert not (tmp_path / "out").exists() and (not store.exists() or not any(store.iterdir()))

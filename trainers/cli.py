@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ganbench.errors import UserError
+from trainers.benchmark.protocol import DEFAULTS as BENCH_DEFAULTS
 from trainers.registry import ARCHS, BENCHMARK_ARCHS, arch_module
 from trainers.settings import DEFAULT_PRESET, PRESET_NAMES, parse_set
 
@@ -183,16 +184,30 @@ def sample_command(
     show_default=True,
     help="Training seeds, comma-separated: each (arch, seed) is its own unit; rows aggregate over them",
 )
-@click.option("--n", "n", type=int, default=10_000, show_default=True, help="Samples scored per unit")
-@click.option("--ref-n", type=int, default=10_000, show_default=True, help="Seeded cifar10-train subset")
+@click.option(
+    "--n", "n", type=int, default=BENCH_DEFAULTS["n"], show_default=True, help="Samples scored per unit"
+)
+@click.option(
+    "--ref-n",
+    type=int,
+    default=BENCH_DEFAULTS["ref_n"],
+    show_default=True,
+    help="Seeded cifar10-train subset",
+)
 @click.option(
     "--ref-seed",
     type=int,
-    default=0,
+    default=BENCH_DEFAULTS["ref_seed"],
     show_default=True,
     help="Seed of the reference subset (and the scored latents), the same for every training seed",
 )
-@click.option("--fid-ci", type=int, default=50, show_default=True, help="Bootstrap resamples of FID's 95% CI")
+@click.option(
+    "--fid-ci",
+    type=int,
+    default=BENCH_DEFAULTS["fid_ci"],
+    show_default=True,
+    help="Bootstrap resamples of FID's 95% CI",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/benchmark"), show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option(
@@ -205,9 +220,18 @@ def sample_command(
 @click.option(
     "--classifier",
     type=click.Choice(["resnet56", "resnet20", "none"]),
-    default="resnet56",
+    default=BENCH_DEFAULTS["classifier"],
     show_default=True,
     help="Surrogate classifier of the class-aware metrics",
+)
+@click.option(
+    "--publish",
+    "publish_store",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Train and score nothing: rebuild STORE/benchmark.md, its compute figure and OUT/site from the records "
+    "in STORE scored under these options (e.g. the committed leaderboard/results/benchmark-cpu, where units run "
+    "in different sessions meet)",
 )
 def benchmark_command(
     archs: str,
@@ -222,6 +246,7 @@ def benchmark_command(
     preset: str | None,
     data: str | None,
     classifier: str,
+    publish_store: Path | None,
 ) -> None:
     """Train every bundled arch on one budget, score all of them under one protocol, write the leaderboard
     and OUT/results/benchmark.md. Run it again to continue an interrupted benchmark where it stopped."""
@@ -251,5 +276,15 @@ def benchmark_command(
     command = (
         "ganbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["benchmark"] else ""
     )
+    if publish_store is not None:
+        if not (publish_store.is_dir() and any(publish_store.glob("*.json"))):
+            raise UserError(
+                f"--publish {publish_store}: no records there (a folder of ganbench result JSON files)"
+            )
+        B.check_request(names, minutes, n, ref_n, fid_ci)
+        B.publish(
+            B.Request(names, protocol, out, device, None, command, B.parse_seeds(seeds)), _echo, publish_store
+        )
+        return
     req = B.Request(names, protocol, out, device, resolve_data_dir(data), command, B.parse_seeds(seeds))
     B.run(req, echo=_echo)

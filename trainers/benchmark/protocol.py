@@ -54,6 +54,35 @@ class Request:
     seeds: tuple[int, ...] = (0,)  # training seeds: one unit (train -> sample -> score) per arch and seed
 
 
+# `ganbench benchmark`'s option defaults (the CLI takes them from here), so a table can print the shortest
+# command that reproduces its records
+DEFAULTS: dict[str, int | str] = {
+    "n": 10_000,
+    "ref_n": 10_000,
+    "fid_ci": 50,
+    "ref_seed": 0,
+    "classifier": "resnet56",
+}
+FLAGS = {
+    "n": "--n",
+    "ref_n": "--ref-n",
+    "fid_ci": "--fid-ci",
+    "ref_seed": "--ref-seed",
+    "classifier": "--classifier",
+}
+
+
+def command_line(p: Protocol, archs: tuple[str, ...], seeds: tuple[int, ...]) -> str:
+    """The `ganbench benchmark` command whose units, run in one go or spread over several commands, make
+    records under protocol `p` for these archs and seeds."""
+    parts = ["ganbench benchmark", f"--archs {','.join(archs)}", f"--seeds {','.join(map(str, seeds))}",
+             f"--preset {p.preset}"]  # fmt: skip
+    if p.minutes is not None:
+        parts.append(f"--minutes {p.minutes:g}")
+    parts += [f"{FLAGS[k]} {getattr(p, k)}" for k, v in DEFAULTS.items() if getattr(p, k) != v]
+    return " ".join(parts)
+
+
 def parse_seeds(text: str) -> tuple[int, ...]:
     """'0,1,2' -> (0, 1, 2); a one-line UserError for anything else."""
     parts = [p.strip() for p in text.split(",") if p.strip()]

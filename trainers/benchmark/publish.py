@@ -4,18 +4,19 @@ The table sits beside the records, grids and curves it links to, so OUT/results 
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ganbench.atomic import atomic_write_text
 from ganbench.report import cells as C
 from ganbench.report import leaderboard as L
 from ganbench.report import seeds as S
+from ganbench.results import get_path
 from ganbench.version import __version__
-from trainers.benchmark.protocol import ARCHS, WRITE_UPS, Request
-from trainers.benchmark.units import CURVE_N, CURVE_POINTS, CURVES, machine, read_state
+from trainers.benchmark.protocol import ARCHS, WRITE_UPS, Protocol, Request, command_line
+from trainers.benchmark.units import CURVE_N, CURVE_POINTS, CURVES, machine
 from trainers.registry import arch_module
 
 # benchmark.md's metric columns after FID: (result key, format), shown as the leaderboard's cells show them
@@ -24,28 +25,71 @@ MD_METRICS = (("fid_inf", ".2f"), ("kid_mean", ".4f"), ("precision", ".3f"), ("r
 CLASS_METRICS = ("classifier_accuracy", "ifid")  # need the labels an unconditional arch does not have
 
 
-def scored_records(out: Path, names: list[str]) -> dict[str, list[dict]]:
-    """arch -> the records of its scored units in OUT, by seed (seeds added by earlier commands included)."""
-    found: dict[str, list[dict]] = {}
-    for name in names:
-        for unit in sorted((out / name).glob("seed*")):
-            if not unit.name[4:].isdigit():
-                continue
-            state = read_state(out, name, int(unit.name[4:]))
-            if state.get("status") == "scored" and Path(state["record"]).is_file():
-                found.setdefault(name, []).append(json.loads(Path(state["record"]).read_text()))
-    return found
+def scored_records(store: Path, protocol: Protocol) -> tuple[dict[str, list[dict]], list[str]]:
+    """Row label -> the records in STORE scored under `protocol`, one per training seed (by seed), and a note
+    on each thing left out. STORE gathers units run by different commands and sessions (the committed store
+    is the only place all of them meet), so rows come from the records, not from OUT's unit states.
+
+    A row is an arch's records that differ only in the training seed (seeds.group_key); an arch whose recipe or
+    steps changed between seeds gets a row per recipe, labelled. Of two records for one seed the newer counts."""
+    want = dataclasses.asdict(protocol)
+    groups: dict[tuple[str, str], dict[int, dict]] = {}
+    other: dict[str, int] = {}
+    notes: list[str] = []
+    for path in sorted(store.glob("*.json")):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            notes.append(f"{path.name} unreadable ({e})")
+            continue
+        b = rec.get("benchmark") if isinstance(rec, dict) else None
+        seed, key = S.training_seed(rec), S.group_key(rec)
+        if not isinstance(b, dict) or b.get("name") not in ARCHS or seed is None or key is None:
+            continue  # not a benchmark unit's record
+        if b.get("protocol") != want:
+            other[b["name"]] = other.get(b["name"], 0) + 1
+            continue
+        seeds = groups.setdefault((b["name"], key), {})
+        older = seeds.get(seed)
+        if older is not None:
+            keep, drop = sorted([older, rec], key=lambda r: str(r.get("created")), reverse=True)
+            notes.append(
+                f"{b['name']} seed {seed}: the record of {drop.get('created')} replaced by the newer one"
+            )
+            rec = keep
+        seeds[seed] = rec
+    if other:
+        notes.append(
+            f"{sum(other.values())} record(s) scored under another protocol "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(other.items()))})"
+        )
+    per_arch: dict[str, int] = {}
+    for name, _ in groups:
+        per_arch[name] = per_arch.get(name, 0) + 1
+    rows: dict[str, list[dict]] = {}
+    for (name, _), seeds in sorted(groups.items()):
+        recs = [seeds[s] for s in sorted(seeds)]
+        label = name
+        if per_arch[name] > 1:
+            b = recs[0]["benchmark"]
+            label = (
+                f"{name} ({b.get('steps'):,} steps, recipe {(b.get('recipe') or {}).get('sha256_12', '?')})"
+            )
+        rows[label] = recs
+    return rows, notes
 
 
-def publish(req: Request, echo: Callable[[str], None]) -> Path:
-    """The leaderboard site (OUT/site) and OUT/results/benchmark.md, from the stored records of every arch in
-    OUT (those of earlier commands with other --archs too)."""
+def publish(req: Request, echo: Callable[[str], None], store: Path | None = None) -> Path:
+    """The leaderboard site (OUT/site) and STORE/benchmark.md (STORE: OUT/results unless given) from every
+    benchmark record in STORE scored under the request's protocol, whichever command or session stored it."""
     from ganbench.report.site import build_site
 
-    site = build_site(req.out / "results", req.out / "site")
-    figure = compute_figure(req.out / "results")
-    path = req.out / "results" / TABLE
-    text = benchmark_markdown(req, scored_records(req.out, list(ARCHS)))
+    store = req.out / "results" if store is None else store
+    site = build_site(store, req.out / "site")
+    figure = compute_figure(store)
+    path = store / TABLE
+    rows, notes = scored_records(store, req.protocol)
+    text = benchmark_markdown(req, rows, notes)
     if figure is not None:
         text += f"\n![quality against compute]({CURVES}/{figure.name})\n\n{FIGURE_NOTE}\n"
     atomic_write_text(path, text)
@@ -91,9 +135,9 @@ def mark(upper: dict[str, S.Spread] | None, lower: dict[str, S.Spread]) -> str:
     return S.ONE_SEED if verdict is None else ("ranked" if verdict else "≈")
 
 
-def benchmark_markdown(req: Request, records: dict[str, list[dict]]) -> str:
+def benchmark_markdown(req: Request, records: dict[str, list[dict]], notes: Sequence[str] = ()) -> str:
     """One row per arch (mean ± sd over seeds, ranked by mean FID), each seed's FID, the protocol, the
-    machines and the write-ups' numbers."""
+    machines and dates the records came from, the command that reproduces them, the write-ups' numbers."""
     p = req.protocol
     budget = f"{p.minutes:g} training minutes per unit" if p.minutes else f"the `{p.preset}` preset's steps"
     lines = [
@@ -119,7 +163,8 @@ def benchmark_markdown(req: Request, records: dict[str, list[dict]]) -> str:
 
     def cell(name: str, recs: list[dict], key: str, spec: str, sp: S.Spread) -> str:
         if sp.n == 0:
-            if key in CLASS_METRICS and not arch_module(ARCHS[name][0]).CONDITIONAL:
+            arch = ARCHS[recs[0]["benchmark"]["name"]][0]
+            if key in CLASS_METRICS and not arch_module(arch).CONDITIONAL:
                 return "n/a (unconditional)"  # not the scorer's reason, which suggests adding labels
             why = {r.get("unavailable", {}).get(key, "not computed") for r in recs}
             missing.append(f"{name} {key}: {'; '.join(sorted(why))}")
@@ -175,16 +220,35 @@ def benchmark_markdown(req: Request, records: dict[str, list[dict]]) -> str:
     lines += ["", "Reported elsewhere (their own protocols; orientation, not equals) and the targets (mean over "
               "3 seeds):", "", "| arch | write-up | target |", "|---|---|---|"]  # fmt: skip
     lines += [f"| {name} | {WRITE_UPS[name][0]} | {WRITE_UPS[name][1]} |" for name in ARCHS]
-    first = next((recs[0] for recs in records.values() if recs), None)
-    mach = (first or {}).get("benchmark", {}).get("machine") or machine()
-    ref = (first or {}).get("reference", {})
+    every = [rec for recs in records.values() for rec in recs]
+    seeds = sorted({S.training_seed(r) for r in every if S.training_seed(r) is not None})
+    names = [n for n in ARCHS if any(r["benchmark"]["name"] == n for r in every)]
+    where: dict[str, list[str]] = {}  # machine -> "arch seed k" measured on it
+    for rec in every:
+        where.setdefault(_machine_text(rec["benchmark"].get("machine") or {}), []).append(
+            f"{rec['benchmark']['name']} seed {S.training_seed(rec)}"
+        )
+    dates = sorted(str(r.get("created", ""))[:10] for r in every if r.get("created"))
+    refs = sorted({str(get_path(r, "reference", "origin", "copy") or "?") for r in every})
     lines += [
         "",
-        f"Command: `{req.command or 'ganbench benchmark'}`",
-        f"Machine: {mach['cpu']} {mach.get('simd') or ''}, {mach['cores']} cores, GPU "
-        f"{mach['gpu'] or 'none'}; torch {mach['torch']}.",
-        f"Reference copy: {(ref.get('origin') or {}).get('copy', '?')}. Date: {time.strftime('%Y-%m-%d')}. "
-        f"ganbench {__version__}.",
-        "",
+        "Command (each unit resumes alone, so one command or several give the same records): "
+        f"`{command_line(p, tuple(names) or req.archs, tuple(seeds) or req.seeds)}`",
+        "Machines: "
+        + ("; ".join(f"{m} ({', '.join(units)})" for m, units in where.items()) or _machine_text(machine())),
+        f"Reference copy: {', '.join(refs) or '?'}. "
+        f"Scored: {dates[0] + (' to ' + dates[-1] if dates[-1] != dates[0] else '') if dates else 'nothing yet'}. "
+        f"Table written by ganbench {__version__}.",
     ]
+    if notes:
+        lines += ["", "Left out: " + "; ".join(notes) + "."]
+    lines.append("")
     return "\n".join(lines)
+
+
+def _machine_text(m: dict) -> str:
+    gpu = f"GPU {m['gpu']}" if m.get("gpu") else "no GPU"
+    return (
+        f"{m.get('cpu', '?')} {m.get('simd') or ''}".strip()
+        + f", {m.get('cores', '?')} cores, {gpu}, torch {m.get('torch', '?')}"
+    )
