@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import pytest
 
@@ -245,3 +246,16 @@ def test_publish_from_a_folder_without_records_is_one_line_and_writes_nothing(tm
         res.exit_code == 2 and "no records there" in res.output and len(res.output.strip().splitlines()) == 1
     )
     assert not (tmp_path / "out").exists() and (not store.exists() or not any(store.iterdir()))
+
+
+def test_the_committed_table_is_the_store_s_and_readme_shows_it():
+    """benchmark-cpu/benchmark.md is rebuilt from the committed records (`--publish`), and README's seeded table
+    is that table: a unit committed without republishing, or README left behind, fails here."""
+    root = Path(__file__).resolve().parents[1]
+    store = root / "leaderboard" / "results" / "benchmark-cpu"
+    protocol = B.Protocol(preset="cpu", minutes=None, n=10_000, ref_n=10_000, fid_ci=50)
+    rows, notes = B.scored_records(store, protocol)
+    rebuilt = _table_rows(B.benchmark_markdown(B.Request(tuple(rows), protocol, root), rows, notes))
+    committed = _table_rows((store / "benchmark.md").read_text())
+    assert rebuilt and committed == rebuilt
+    assert _table_rows((root / "README.md").read_text()) == committed

@@ -26,9 +26,9 @@ from trainers.benchmark.protocol import (
     check_request,
     parse_seeds,
 )
-from trainers.benchmark.publish import benchmark_markdown, publish
+from trainers.benchmark.publish import benchmark_markdown, publish, scored_records
 from trainers.benchmark.runner import run
 from trainers.benchmark.units import code_version, machine, read_state
 
 __all__ = ["ARCHS", "MANIFEST", "WRITE_UPS", "Protocol", "Request", "benchmark_markdown", "check_request",
-           "code_version", "machine", "parse_seeds", "publish", "read_state", "run"]  # fmt: skip
+           "code_version", "machine", "parse_seeds", "publish", "read_state", "run", "scored_records"]  # fmt: skip

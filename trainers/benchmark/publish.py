@@ -127,7 +127,10 @@ def _mean_sd(sp: S.Spread, spec: str) -> str:
 
 
 def mark(upper: dict[str, S.Spread] | None, lower: dict[str, S.Spread]) -> str:
-    """The 'vs ↑' cell: '≈' when the seeds do not separate the two rows' FID, 'ranked' when they do."""
+    """The 'vs ↑' cell: '≈' when the seeds do not separate the two rows' FID, 'ranked' when they do; a row of
+    one seed says it cannot be ranked, the top one included."""
+    if lower["fid"].n < 2:
+        return S.ONE_SEED
     if upper is None:
         return ""
     a, b = list(upper["fid"].values.values()), list(lower["fid"].values.values())
