@@ -120,7 +120,7 @@ def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
                          capture_output=True, text=True)  # fmt: skip
     want = git.stdout.strip() if git.returncode == 0 else None  # the commit that ran, when a checkout ran it
     assert code_version() == want and all(r["benchmark"]["code"] == want for r in records.values())
-    assert "FID 138.3" in table and "Machine:" in table and "the `smoke` preset's steps" in table
+    assert "FID 138.3" in table and "Machines: " in table and "the `smoke` preset's steps" in table
     # an unconditional arch's class metrics say so in the cell, without the scorer's hint about labels
     dcgan_row = next(line for line in table.splitlines() if line.startswith("| dcgan | "))
     assert dcgan_row.count("n/a (unconditional)") == 2 and "dcgan classifier_accuracy" not in table

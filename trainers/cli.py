@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from ganbench.errors import UserError
-from trainers.benchmark.protocol import DEFAULTS as BENCH_DEFAULTS
 from trainers.registry import ARCHS, BENCHMARK_ARCHS, arch_module
+from trainers.registry import BENCHMARK_DEFAULTS as BENCH_DEFAULTS
 from trainers.settings import DEFAULT_PRESET, PRESET_NAMES, parse_set
 
 

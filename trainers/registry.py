@@ -24,6 +24,15 @@ BENCHMARK_ARCHS: dict[str, tuple[str, dict[str, object]]] = {
     "biggan-aux": ("biggan", {"aux": True}),  # AC-BigGAN
     "wgan-gp": ("wgan-gp", {}),
 }
+# `ganbench benchmark`'s option defaults: its CLI takes them from here (this module loads no torch) and a
+# benchmark table prints the shortest command that reproduces its records from them
+BENCHMARK_DEFAULTS: dict[str, int | str] = {
+    "n": 10_000,
+    "ref_n": 10_000,
+    "fid_ci": 50,
+    "ref_seed": 0,
+    "classifier": "resnet56",
+}
 
 
 def arch_module(name: str) -> ModuleType:

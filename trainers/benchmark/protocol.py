@@ -11,6 +11,7 @@ from ganbench.atomic import atomic_write_text
 from ganbench.errors import UserError
 from ganbench.version import __version__
 from trainers.registry import BENCHMARK_ARCHS
+from trainers.registry import BENCHMARK_DEFAULTS as DEFAULTS
 
 ARCHS = BENCHMARK_ARCHS
 MANIFEST = "benchmark.json"
@@ -54,15 +55,6 @@ class Request:
     seeds: tuple[int, ...] = (0,)  # training seeds: one unit (train -> sample -> score) per arch and seed
 
 
-# `ganbench benchmark`'s option defaults (the CLI takes them from here), so a table can print the shortest
-# command that reproduces its records
-DEFAULTS: dict[str, int | str] = {
-    "n": 10_000,
-    "ref_n": 10_000,
-    "fid_ci": 50,
-    "ref_seed": 0,
-    "classifier": "resnet56",
-}
 FLAGS = {
     "n": "--n",
     "ref_n": "--ref-n",
