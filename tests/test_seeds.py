@@ -259,3 +259,48 @@ def test_the_committed_table_is_the_store_s_and_readme_shows_it():
     committed = _table_rows((store / "benchmark.md").read_text())
     assert rebuilt and committed == rebuilt
     assert _table_rows((root / "README.md").read_text()) == committed
+
+
+def test_curves_from_machines_of_different_speeds_share_the_reference_machine_s_minutes(tmp_path):
+    """acgan's curve measured on a slow VM, dcgan's on one twice as fast: with their calibration (a step's cost on
+    the reference machine) both are drawn against that machine's minutes; an old curve file gets its
+    calibration at publish; a setup with one uncalibrated curve keeps the measured minutes and says so."""
+    from ganbench.report.compute import figures, load_curves
+
+    recipe = {"model": {"n_dis": 1}, "train": {"batch_size": 64}}
+    store = tmp_path / "store"
+    (store / "curves").mkdir(parents=True)
+    acgan = _curve("acgan", [(1800, 15.0, 134.1), (9000, 57.5, 60.2)]) | {"recipe": recipe,
+                                                                            "protocol": {"preset": "cpu"}}  # fmt: skip
+    dcgan = _curve("dcgan", [(1900, 7.2, 163.1), (9500, 33.7, 71.5)]) | {"recipe": recipe,
+                                                                           "protocol": {"preset": "cpu"}}  # fmt: skip
+    dcgan["calibration"] = B.calibration("dcgan", "cpu", recipe)
+    for c in (acgan, dcgan):
+        (store / "curves" / f"{c['name']}-seed0.json").write_text(json.dumps(c))
+    said: list[str] = []
+    B.calibrate_curves(store, said.append)  # the acgan file predates calibrations
+    assert said == ["acgan-seed0.json: the reference machine's calibration added (0.403 s a step)"]
+    assert (
+        json.loads((store / "curves" / "acgan-seed0.json").read_text())["calibration"]["real_img_per_s"]
+        == 159
+    )
+    [fig] = figures(load_curves(store)[0])
+    assert fig["xlabel"] == "minutes on the reference machine"
+    # 64 real images a step at 159 (acgan) and 169 (dcgan) img/s: the budgets fill ~60 reference minutes
+    assert fig["lines"]["acgan"][-1] == (9000, pytest.approx(9000 * 64 / 159 / 60), 60.2)
+    assert fig["lines"]["dcgan"][-1] == (9500, pytest.approx(9500 * 64 / 169 / 60), 71.5)
+    assert "2-core AMD EPYC VM, AVX2 only" in fig["caption"] and "bench_train.py" in fig["caption"]
+
+    wgan = _curve("wgan-gp", [(4200, 20.0, 90.0)])  # no recipe: no calibration to give it
+    (store / "curves" / "wgan-gp-seed0.json").write_text(json.dumps(wgan))
+    B.calibrate_curves(store, said.append)
+    [fig] = figures(load_curves(store)[0])
+    assert fig["xlabel"] == "training minutes" and fig["lines"]["acgan"][-1] == (9000, 57.5, 60.2)
+    assert "Minutes depend on the machine" in fig["caption"]
+    assert B.calibration("dcgan", "paper", recipe) is None  # the reference machine measured the cpu presets
+    assert (
+        B.calibration("wgan-gp", "cpu", {"model": {"n_dis": 5}, "train": {"batch_size": 64}})[
+            "real_images_per_step"
+        ]
+        == 320
+    )

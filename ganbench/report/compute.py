@@ -39,29 +39,57 @@ def _setup(c: dict) -> tuple:
 
 def figures(curves: list[dict]) -> list[dict]:
     """One figure's data per scoring setup (curves of different setups are never drawn on one axis):
-    {'lines': label -> [(step, minutes, fid)], 'caption': text}, the largest setup first."""
+    {'lines': label -> [(step, minutes, fid)], 'caption': text, 'xlabel': the minutes' axis}, the largest
+    setup first. The minutes are the reference machine's when every curve of the setup is calibrated."""
     by: dict[tuple, list[dict]] = {}
     for c in curves:
         by.setdefault(_setup(c), []).append(c)
     out = []
     for group in sorted(by.values(), key=len, reverse=True):
+        # one compute axis for curves measured on machines of different speeds: the reference machine's minutes
+        # for the steps taken, when every curve carries its calibration; else the minutes each run measured
+        cals = [_seconds_per_step(c) for c in group]
+        calibrated = all(x is not None for x in cals)
         lines = {}
-        for c in sorted(group, key=lambda c: str(c.get("name"))):
+        for c, sps in sorted(zip(group, cals, strict=True), key=lambda cs: str(cs[0].get("name"))):
             label = str(c.get("name", "?")) + (
                 f" (seed {c['seed']})" if c.get("seed") not in (0, None) else ""
             )
-            lines[label] = c["_points"]
+            lines[label] = [(s, s * sps / 60 if calibrated else m, f) for s, m, f in c["_points"]]
         first = group[0]
         ref = first.get("reference") or {}
         sub = ref.get("subset") or {}
         machines = sorted({" ".join(filter(None, [(c.get("machine") or {}).get(k) for k in ("gpu", "cpu", "simd")]))
                            for c in group} - {""})  # fmt: skip
-        caption = (
+        head = (
             f"FID of {first.get('n'):,} samples against {ref.get('source')} ({ref.get('n')} images, subset seed "
-            f"{sub.get('seed')}) at {len(first['_points'])} checkpoints of training seed {first.get('seed')}, "
-            f"against the training minutes (left) and steps (right) they took"
-            + (f"; measured on {', '.join(machines)}" if machines else "")
-            + ". Minutes depend on the machine; steps do not."
+            f"{sub.get('seed')}) at {len(first['_points'])} checkpoints of training seed {first.get('seed')}"
         )
-        out.append({"lines": lines, "caption": caption})
+        where = f"measured on {', '.join(machines)}" if machines else ""
+        if calibrated:
+            cal = first["calibration"]
+            xlabel = "minutes on the reference machine"
+            caption = (
+                f"{head}, against the minutes their steps take on the reference machine ({cal.get('machine')}, "
+                f"each arch's img/s from {cal.get('source')}, {cal.get('date')}; left) and against steps (right)"
+                + (f"; {where}, where the minutes differ with the machine's speed" if where else "")
+                + "."
+            )
+        else:
+            xlabel = "training minutes"
+            caption = (
+                f"{head}, against the training minutes (left) and steps (right) they took"
+                + (f"; {where}" if where else "")
+                + ". Minutes depend on the machine; steps do not."
+            )
+        out.append({"lines": lines, "caption": caption, "xlabel": xlabel})
     return out
+
+
+def _seconds_per_step(c: dict) -> float | None:
+    """A step's cost on the reference machine, from the curve's calibration (None: the curve has none)."""
+    try:
+        sps = float((c.get("calibration") or {})["seconds_per_step"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return sps if sps > 0 else None

@@ -261,7 +261,9 @@ def fid_vs_step(
         _save(fig, path)
 
 
-def quality_vs_compute(curves: dict[str, list[tuple[float, float, float]]], path: Path | BinaryIO) -> None:
+def quality_vs_compute(
+    curves: dict[str, list[tuple[float, float, float]]], xlabel: str, path: Path | BinaryIO
+) -> None:
     """FID against training minutes and against steps, a line per model: which model is best for the time
     one has. curves: label -> [(step, minutes, fid)]."""
     import seaborn as sns
@@ -275,7 +277,7 @@ def quality_vs_compute(curves: dict[str, list[tuple[float, float, float]]], path
             for ax, x in zip(axes, (1, 0), strict=True):
                 ax.plot([q[x] for q in pts], [q[2] for q in pts], marker="o", markersize=3, linewidth=1.2,
                         color=color, label=label)  # fmt: skip
-        axes[0].set_xlabel("training minutes")
+        axes[0].set_xlabel(xlabel)
         axes[1].set_xlabel("step")
         axes[0].set_ylabel("FID")
         axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))

@@ -201,7 +201,12 @@ def build_site(
                 (tmp / "runs" / page_name(model)).write_text(html, encoding="utf-8")
             ctx = index_context(records, groups, reported)
             ctx["compute"] = [
-                {"src": figures.make("compute", f, plots.quality_vs_compute, f["lines"], defer=True), **f}
+                {
+                    "src": figures.make(
+                        "compute", f, plots.quality_vs_compute, f["lines"], f["xlabel"], defer=True
+                    ),
+                    **f,
+                }
                 for f in compute_figures(curves)
             ]
             ctx |= {

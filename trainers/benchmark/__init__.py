@@ -23,12 +23,14 @@ from trainers.benchmark.protocol import (
     WRITE_UPS,
     Protocol,
     Request,
+    calibration,
     check_request,
     parse_seeds,
 )
-from trainers.benchmark.publish import benchmark_markdown, publish, scored_records
+from trainers.benchmark.publish import benchmark_markdown, calibrate_curves, publish, scored_records
 from trainers.benchmark.runner import run
 from trainers.benchmark.units import code_version, machine, read_state
 
-__all__ = ["ARCHS", "MANIFEST", "WRITE_UPS", "Protocol", "Request", "benchmark_markdown", "check_request",
+__all__ = ["ARCHS", "MANIFEST", "WRITE_UPS", "Protocol", "Request", "benchmark_markdown", "calibrate_curves",
+           "calibration", "check_request",
            "code_version", "machine", "parse_seeds", "publish", "read_state", "run", "scored_records"]  # fmt: skip

@@ -28,6 +28,41 @@ WRITE_UPS: dict[str, tuple[str, str]] = {
 }
 
 
+# The reference machine of the cpu presets' steps budgets: each arch's real images per second there from one
+# `python benchmarks/bench_train.py --steps 40 --warmup 5` run (README: Benchmark). A quality curve turns its
+# steps into this machine's minutes with them, so curves measured on VMs of different speeds (the same model
+# name covers AVX2-only and AVX-512 ones) share one compute axis.
+REFERENCE_MACHINE = {
+    "machine": "2-core AMD EPYC VM, AVX2 only",
+    "date": "2026-12-07",
+    "preset": "cpu",
+    "source": "benchmarks/bench_train.py --steps 40 --warmup 5",
+    "real_img_per_s": {
+        "dcgan": 169,
+        "cgan": 147,
+        "acgan": 159,
+        "biggan": 45,
+        "biggan-aux": 40,
+        "wgan-gp": 374,
+    },
+}
+
+
+def calibration(name: str, preset: str | None, recipe: dict | None) -> dict | None:
+    """What one training step of `name` costs on the reference machine (None outside its preset or without the
+    recipe's batch size): batch x D updates per step real images at the measured rate."""
+    ips = REFERENCE_MACHINE["real_img_per_s"].get(name)
+    try:
+        per_step = int(recipe["train"]["batch_size"]) * int(recipe["model"].get("n_dis") or 1)  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if preset != REFERENCE_MACHINE["preset"] or ips is None:
+        return None
+    keep = ("machine", "date", "source")
+    return {**{k: REFERENCE_MACHINE[k] for k in keep}, "real_img_per_s": ips, "real_images_per_step": per_step,
+            "seconds_per_step": per_step / ips}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Protocol:
     """What makes two benchmark runs comparable; pinned in OUT/benchmark.json. The training seeds are not part

@@ -15,8 +15,8 @@ from ganbench.report import leaderboard as L
 from ganbench.report import seeds as S
 from ganbench.results import get_path
 from ganbench.version import __version__
-from trainers.benchmark.protocol import ARCHS, WRITE_UPS, Protocol, Request, command_line
-from trainers.benchmark.units import CURVE_N, CURVE_POINTS, CURVES, machine
+from trainers.benchmark.protocol import ARCHS, WRITE_UPS, Protocol, Request, calibration, command_line
+from trainers.benchmark.units import CURVES, machine
 from trainers.registry import arch_module
 
 # benchmark.md's metric columns after FID: (result key, format), shown as the leaderboard's cells show them
@@ -85,13 +85,16 @@ def publish(req: Request, echo: Callable[[str], None], store: Path | None = None
     from ganbench.report.site import build_site
 
     store = req.out / "results" if store is None else store
+    calibrate_curves(store, echo)
     site = build_site(store, req.out / "site")
     figure = compute_figure(store)
     path = store / TABLE
     rows, notes = scored_records(store, req.protocol)
     text = benchmark_markdown(req, rows, notes)
     if figure is not None:
-        text += f"\n![quality against compute]({CURVES}/{figure.name})\n\n{FIGURE_NOTE}\n"
+        fig_path, caption = figure
+        text += (f"\n![quality against compute]({CURVES}/{fig_path.name})\n\nQuality against compute: {caption} "
+                 f"Points in `{CURVES}/*.json`.\n")  # fmt: skip
     atomic_write_text(path, text)
     echo(f"leaderboard: {site.index}")
     echo(f"table: {path}")
@@ -99,14 +102,31 @@ def publish(req: Request, echo: Callable[[str], None], store: Path | None = None
 
 
 TABLE, FIGURE = "benchmark.md", "quality-vs-compute.png"
-FIGURE_NOTE = (
-    f"Quality against compute: FID of {CURVE_N:,} samples at {CURVE_POINTS} checkpoints of training seed 0, "
-    f"against training minutes and steps (points in `{CURVES}/*.json`)."
-)
 
 
-def compute_figure(store: Path) -> Path | None:
-    """STORE/curves/quality-vs-compute.png from the curve files there (the largest scoring setup), or None."""
+def calibrate_curves(store: Path, echo: Callable[[str], None]) -> None:
+    """Give a curve file written before curves carried their calibration (what a step costs on the reference
+    machine, from its name, preset and recipe) that calibration, so it shares the figure's compute axis."""
+    from ganbench.report.compute import KIND
+
+    for path in sorted((store / CURVES).glob("*.json")):
+        try:
+            c = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # the figure's loader reports it
+        if not isinstance(c, dict) or c.get("kind") != KIND or c.get("calibration") is not None:
+            continue
+        cal = calibration(str(c.get("name")), (c.get("protocol") or {}).get("preset"), c.get("recipe"))
+        if cal is not None:
+            atomic_write_text(path, json.dumps({**c, "calibration": cal}, indent=2, sort_keys=True) + "\n")
+            echo(
+                f"{path.name}: the reference machine's calibration added ({cal['seconds_per_step']:.3f} s a step)"
+            )
+
+
+def compute_figure(store: Path) -> tuple[Path, str] | None:
+    """STORE/curves/quality-vs-compute.png from the curve files there (the largest scoring setup) and its
+    caption, or None."""
     from ganbench.atomic import atomic_write
     from ganbench.report import plots
     from ganbench.report.compute import figures, load_curves
@@ -116,8 +136,8 @@ def compute_figure(store: Path) -> Path | None:
     if not figs:
         return None
     path = store / CURVES / FIGURE
-    atomic_write(path, lambda f: plots.quality_vs_compute(figs[0]["lines"], f))
-    return path
+    atomic_write(path, lambda f: plots.quality_vs_compute(figs[0]["lines"], figs[0]["xlabel"], f))
+    return path, figs[0]["caption"]
 
 
 def _mean_sd(sp: S.Spread, spec: str) -> str:

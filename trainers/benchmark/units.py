@@ -19,7 +19,7 @@ from ganbench.atomic import atomic_write, atomic_write_text
 from ganbench.errors import UserError
 from ganbench.report.compute import CURVES, KIND
 from trainers import checkpoint, settings
-from trainers.benchmark.protocol import ARCHS, Protocol, Request
+from trainers.benchmark.protocol import ARCHS, Protocol, Request, calibration
 from trainers.registry import arch_module
 
 RECIPE_TRAIN_KEYS = ("steps", "batch_size", "lr", "lr_decay_from", "flip", "concat_test")
@@ -273,6 +273,7 @@ def curve_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[
         "seed": trained["seed"],
         "steps_budget": trained["steps_budget"],
         "recipe": trained.get("recipe"),
+        "calibration": calibration(name, p.preset, trained.get("recipe")),
         "n": CURVE_N,
         "reference": {
             k: rec["reference"].get(k) for k in ("source", "n", "subset", "content_sha256", "origin")
