@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ganbench.atomic import atomic_write_text
 from ganbench.report import cells as C
 from ganbench.report import leaderboard as L
 from ganbench.report import seeds as S
-from ganbench.results import get_path
+from ganbench.results import get_path, load_records
 from ganbench.version import __version__
 from trainers.benchmark.protocol import ARCHS, WRITE_UPS, Protocol, Request, calibration, command_line
 from trainers.benchmark.units import CURVES, machine
@@ -35,14 +36,10 @@ def scored_records(store: Path, protocol: Protocol) -> tuple[dict[str, list[dict
     want = dataclasses.asdict(protocol)
     groups: dict[tuple[str, str], dict[int, dict]] = {}
     other: dict[str, int] = {}
-    notes: list[str] = []
-    for path in sorted(store.glob("*.json")):
-        try:
-            rec = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            notes.append(f"{path.name} unreadable ({e})")
-            continue
-        b = rec.get("benchmark") if isinstance(rec, dict) else None
+    records, skipped = load_records(store)
+    notes = [f"unreadable {line}" for line in skipped]
+    for rec in records:
+        b = rec.get("benchmark")
         seed, key = S.training_seed(rec), S.group_key(rec)
         if not isinstance(b, dict) or b.get("name") not in ARCHS or seed is None or key is None:
             continue  # not a benchmark unit's record
@@ -63,9 +60,7 @@ def scored_records(store: Path, protocol: Protocol) -> tuple[dict[str, list[dict
             f"{sum(other.values())} record(s) scored under another protocol "
             f"({', '.join(f'{k} {v}' for k, v in sorted(other.items()))})"
         )
-    per_arch: dict[str, int] = {}
-    for name, _ in groups:
-        per_arch[name] = per_arch.get(name, 0) + 1
+    per_arch = Counter(name for name, _ in groups)
     rows: dict[str, list[dict]] = {}
     for (name, _), seeds in sorted(groups.items()):
         recs = [seeds[s] for s in sorted(seeds)]
