@@ -65,13 +65,15 @@ def train(args: argparse.Namespace, option: str, folder: Path) -> None:
 
 
 def minutes_at(run: Path) -> dict[int, float]:
-    """step -> training minutes, from the checkpoints (saved at every --every steps, beside the samples)."""
+    """step -> minutes in the training steps, from the checkpoints (saved at every --every steps): the
+    sampling and --score-every scoring between steps are left out (checkpoints before step_seconds existed
+    only have the wall clock, train_seconds)."""
     from trainers import checkpoint
 
     out = {}
     for path in run.glob("ckpt-*.pt"):
         ck = checkpoint.load(path)
-        out[int(ck["step"])] = float(ck.get("train_seconds", 0.0)) / 60
+        out[int(ck["step"])] = float(ck.get("step_seconds", ck.get("train_seconds", 0.0))) / 60
     return out
 
 

@@ -119,6 +119,37 @@ def test_score_every_fills_the_fid_column_and_stores_records(
     assert "fid" not in read_log(plain)[0]
 
 
+def test_checkpoints_keep_the_steps_own_seconds_apart_from_scoring(
+    fake_cifar: Path, tmp_path: Path, fake_scoring: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """benchmarks/screen.py's minutes column compares options by step_seconds: --score-every's scoring (here
+    a fake that takes 0.5 s) is in the wall clock, train_seconds, and not in it; a resume adds to both."""
+    import ganbench.scoring
+
+    fake = ganbench.scoring.score
+
+    def slow_score(cfg, extractor=None, classifier=None):
+        import time
+
+        time.sleep(0.5)
+        return fake(cfg, extractor, classifier)
+
+    monkeypatch.setattr(ganbench.scoring, "score", slow_score)
+    base = ["dcgan", "--preset", "smoke", "--data", fake_cifar, "--sample-every", 1, "--ckpt-every", 1]
+    run = run_train(
+        *base, "--steps", 2, "--out", tmp_path / "runs", "--score-every", 1, "--results", tmp_path / "r"
+    )
+    first, second = (checkpoint.load(run / f"ckpt-{i}.pt") for i in (1, 2))
+    assert 0 < first["step_seconds"] < second["step_seconds"]
+    # step 1's scoring ran after its checkpoint, so only one 0.5 s is inside step 2's wall clock
+    assert second["train_seconds"] - second["step_seconds"] >= 0.5
+    result = invoke(train_command, ["dcgan", "--resume", run, "--steps", 3, "--score-every", 0])
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    third = checkpoint.load(run / "ckpt-3.pt")
+    assert third["step_seconds"] > second["step_seconds"] and third["train_seconds"] > second["train_seconds"]
+    assert third["train_seconds"] - third["step_seconds"] >= second["train_seconds"] - second["step_seconds"]
+
+
 def test_score_every_on_resume_adds_the_column(fake_cifar: Path, tmp_path: Path, fake_scoring: list) -> None:
     base = ["cgan", "--preset", "smoke", "--data", fake_cifar, "--out", tmp_path, "--steps", 2]
     run = run_train(*base, "--sample-every", 1)

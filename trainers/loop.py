@@ -184,6 +184,8 @@ def _train(
     n_summed, busy, drawn_at_row = 0, 0.0, sampler.drawn
     started = _clock()
     spent_before = float(resume.get("train_seconds", 0.0)) if resume is not None else 0.0
+    # the steps' own seconds (no sampling, checkpoints or --score-every scoring): what a screen compares
+    stepped = float(resume.get("step_seconds", spent_before)) if resume is not None else 0.0
     deadline = started + s.minutes * 60 if s.minutes else None
     ends_by = time.monotonic() + s.minutes * 60 if s.minutes else None  # for the printed ETA only
     try:
@@ -194,6 +196,7 @@ def _train(
             if nets.G_ema is not None:  # here, not in each step(): every model's EMA follows the same rule
                 ema_update(nets.G_ema, nets.G, cfg.ema_decay if it >= cfg.ema_start else 0.0)
             busy += time.perf_counter() - t0
+            stepped += time.perf_counter() - t0
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + v
             n_summed += 1
@@ -239,6 +242,7 @@ def _train(
                         class_names,
                         rng,
                         spent,
+                        stepped,
                     )
                     checkpoint.save(state, checkpoint.ckpt_path(run_dir, done))
                     if s.keep_ckpts:  # only now that the new checkpoint is complete on disk
@@ -332,6 +336,7 @@ def _state(
     class_names: list[str] | None,
     rng: list[dict[str, Any]],
     train_seconds: float,
+    step_seconds: float,
 ) -> dict[str, Any]:
     return {
         "format": checkpoint.FORMAT,
@@ -356,6 +361,7 @@ def _state(
         "fixed_y": fixed_y,
         "torch_version": str(torch.__version__),
         "train_seconds": train_seconds,  # wall seconds of training up to this step, on --minutes' clock
+        "step_seconds": step_seconds,  # of which in the training steps themselves
     }
 
 
