@@ -125,6 +125,11 @@ def test_benchmark_trains_scores_publishes_and_does_not_redo_work(
     dcgan_row = next(line for line in table.splitlines() if line.startswith("| dcgan | "))
     assert dcgan_row.count("n/a (unconditional)") == 2 and "dcgan classifier_accuracy" not in table
     assert re.search(r"\bcgan classifier_accuracy", table) is None  # cgan has labels: it has an accuracy
+    # the quality curve follows a conditional arch's class fidelity too, and only a conditional arch's
+    curves = {n: json.loads((out / "results" / "curves" / f"{n}-seed0.json").read_text()) for n in records}
+    assert all(0 <= p["classifier_accuracy"] <= 1 for p in curves["cgan"]["points"])
+    assert curves["cgan"]["classifier"] == "resnet56" and curves["dcgan"]["classifier"] == "none"
+    assert not any("classifier_accuracy" in p for p in curves["dcgan"]["points"])
 
     # the same command again: nothing is trained or scored twice
     import ganbench.scoring

@@ -290,6 +290,27 @@ def test_curves_from_machines_of_different_speeds_share_the_reference_machine_s_
     assert fig["lines"]["acgan"][-1] == (9000, pytest.approx(9000 * 64 / 159 / 60), 60.2)
     assert fig["lines"]["dcgan"][-1] == (9500, pytest.approx(9500 * 64 / 169 / 60), 71.5)
     assert "2-core AMD EPYC VM, AVX2 only" in fig["caption"] and "bench_train.py" in fig["caption"]
+    assert fig["accuracy"] == {} and "classifier's accuracy" not in fig["caption"]
+
+    # a conditional arch's curve with its classifier accuracy: a second row on the same compute axis
+    acgan["points"] = [
+        p | {"classifier_accuracy": a} for p, a in zip(acgan["points"], (0.3, 0.6), strict=True)
+    ]
+    acgan["calibration"] = B.calibration("acgan", "cpu", recipe)
+    (store / "curves" / "acgan-seed0.json").write_text(json.dumps(acgan))
+    [fig] = figures(load_curves(store)[0])
+    assert fig["accuracy"] == {"acgan": [(1800, pytest.approx(1800 * 64 / 159 / 60), 0.3),
+                                         (9000, pytest.approx(9000 * 64 / 159 / 60), 0.6)]}  # fmt: skip
+    assert "classifier's accuracy" in fig["caption"] and "(acgan)" in fig["caption"]
+    from ganbench.report import plots
+
+    one, two = tmp_path / "one.png", tmp_path / "two.png"
+    plots.quality_vs_compute(fig["lines"], fig["xlabel"], {}, one)
+    plots.quality_vs_compute(fig["lines"], fig["xlabel"], fig["accuracy"], two)
+    from PIL import Image
+
+    with Image.open(one) as a, Image.open(two) as b:
+        assert b.width == a.width and b.height == 2 * a.height  # the accuracy row below the FID row
 
     wgan = _curve("wgan-gp", [(4200, 20.0, 90.0)])  # no recipe: no calibration to give it
     (store / "curves" / "wgan-gp-seed0.json").write_text(json.dumps(wgan))

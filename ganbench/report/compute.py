@@ -19,10 +19,12 @@ def load_curves(store: Path) -> tuple[list[dict], list[str]]:
             if c.get("kind") != KIND or not c.get("points"):
                 raise ValueError("not a quality curve")
             pts = [(int(p["step"]), float(p["train_minutes"]), float(p["fid"])) for p in c["points"]]
+            acc = [(int(p["step"]), float(p["train_minutes"]), float(p["classifier_accuracy"]))
+                   for p in c["points"] if p.get("classifier_accuracy") is not None]  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             skipped.append(f"{CURVES}/{path.name}: {type(e).__name__}: {e}")
             continue
-        curves.append({**c, "_points": pts, "_file": str(path)})
+        curves.append({**c, "_points": pts, "_accuracy": acc, "_file": str(path)})
     return curves, skipped
 
 
@@ -39,8 +41,9 @@ def _setup(c: dict) -> tuple:
 
 def figures(curves: list[dict]) -> list[dict]:
     """One figure's data per scoring setup (curves of different setups are never drawn on one axis):
-    {'lines': label -> [(step, minutes, fid)], 'caption': text, 'xlabel': the minutes' axis}, the largest
-    setup first. The minutes are the reference machine's when every curve of the setup is calibrated."""
+    {'lines': label -> [(step, minutes, fid)], 'accuracy': label -> [(step, minutes, classifier accuracy)]
+    for the curves that measured it (conditional archs), 'caption': text, 'xlabel': the minutes' axis}, the
+    largest setup first. The minutes are the reference machine's when every curve of the setup is calibrated."""
     by: dict[tuple, list[dict]] = {}
     for c in curves:
         by.setdefault(_setup(c), []).append(c)
@@ -50,12 +53,14 @@ def figures(curves: list[dict]) -> list[dict]:
         # for the steps taken, when every curve carries its calibration; else the minutes each run measured
         cals = [_seconds_per_step(c) for c in group]
         calibrated = all(x is not None for x in cals)
-        lines = {}
+        lines, accuracy = {}, {}
         for c, sps in sorted(zip(group, cals, strict=True), key=lambda cs: str(cs[0].get("name"))):
             label = str(c.get("name", "?")) + (
                 f" (seed {c['seed']})" if c.get("seed") not in (0, None) else ""
             )
             lines[label] = [(s, s * sps / 60 if calibrated else m, f) for s, m, f in c["_points"]]
+            if c.get("_accuracy"):
+                accuracy[label] = [(s, s * sps / 60 if calibrated else m, a) for s, m, a in c["_accuracy"]]
         first = group[0]
         ref = first.get("reference") or {}
         sub = ref.get("subset") or {}
@@ -82,7 +87,12 @@ def figures(curves: list[dict]) -> list[dict]:
                 + (f"; {where}" if where else "")
                 + ". Minutes depend on the machine; steps do not."
             )
-        out.append({"lines": lines, "caption": caption, "xlabel": xlabel})
+        if accuracy:
+            caption += (
+                f" Below: the surrogate classifier's accuracy on the same samples (does the image show the class "
+                f"asked for), for the conditional archs whose curve measured it ({', '.join(accuracy)})."
+            )
+        out.append({"lines": lines, "accuracy": accuracy, "caption": caption, "xlabel": xlabel})
     return out
 
 

@@ -19,7 +19,7 @@ from typing import BinaryIO
 from ganbench.atomic import atomic_write
 from ganbench.report import workers
 
-PLOT_VERSION = 2  # bump when a figure's look changes, so cached PNGs are redrawn
+PLOT_VERSION = 3  # bump when a figure's look changes, so cached PNGs are redrawn
 CELL, GAP, PER_ROW = 64, 3, 10  # sample grid: CIFAR-10 images at 2x (nearest), 10 images per class row
 
 
@@ -262,25 +262,33 @@ def fid_vs_step(
 
 
 def quality_vs_compute(
-    curves: dict[str, list[tuple[float, float, float]]], xlabel: str, path: Path | BinaryIO
+    curves: dict[str, list[tuple[float, float, float]]],
+    xlabel: str,
+    accuracy: dict[str, list[tuple[float, float, float]]] | None,
+    path: Path | BinaryIO,
 ) -> None:
     """FID against training minutes and against steps, a line per model: which model is best for the time
-    one has. curves: label -> [(step, minutes, fid)]."""
+    one has. curves: label -> [(step, minutes, fid)]; accuracy (the conditional models', or empty): label ->
+    [(step, minutes, classifier accuracy)], a second row of panels in the same colours."""
     import seaborn as sns
 
     style, context = _styled()
+    rows = [("FID", curves)] + ([("classifier accuracy", accuracy)] if accuracy else [])
+    colors = dict(zip(curves, sns.color_palette("deep", len(curves)), strict=False))
     with style, context:
-        fig = _figure(8.0, 3.0, left=0.08, bottom=0.17, right=0.83, wspace=0.22)
-        axes = fig.subplots(1, 2)
-        for color, (label, pts) in zip(sns.color_palette("deep", len(curves)), curves.items(), strict=False):
-            pts = sorted(pts)
-            for ax, x in zip(axes, (1, 0), strict=True):
-                ax.plot([q[x] for q in pts], [q[2] for q in pts], marker="o", markersize=3, linewidth=1.2,
-                        color=color, label=label)  # fmt: skip
-        axes[0].set_xlabel(xlabel)
-        axes[1].set_xlabel("step")
-        axes[0].set_ylabel("FID")
-        axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        fig = _figure(8.0, 3.0 * len(rows), left=0.08, bottom=0.17 / len(rows), right=0.83, wspace=0.22,
+                      hspace=0.3)  # fmt: skip
+        axes = fig.subplots(len(rows), 2, squeeze=False)
+        for (ylabel, lines), row in zip(rows, axes, strict=True):
+            for label, pts in lines.items():
+                pts = sorted(pts)
+                for ax, x in zip(row, (1, 0), strict=True):
+                    ax.plot([q[x] for q in pts], [q[2] for q in pts], marker="o", markersize=3, linewidth=1.2,
+                            color=colors.get(label), label=label)  # fmt: skip
+            row[0].set_xlabel(xlabel)
+            row[1].set_xlabel("step")
+            row[0].set_ylabel(ylabel)
+            row[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         _save(fig, path)
 
 

@@ -203,7 +203,13 @@ def build_site(
             ctx["compute"] = [
                 {
                     "src": figures.make(
-                        "compute", f, plots.quality_vs_compute, f["lines"], f["xlabel"], defer=True
+                        "compute",
+                        f,
+                        plots.quality_vs_compute,
+                        f["lines"],
+                        f["xlabel"],
+                        f["accuracy"],
+                        defer=True,
                     ),
                     **f,
                 }

@@ -131,7 +131,8 @@ def compute_figure(store: Path) -> tuple[Path, str] | None:
     if not figs:
         return None
     path = store / CURVES / FIGURE
-    atomic_write(path, lambda f: plots.quality_vs_compute(figs[0]["lines"], figs[0]["xlabel"], f))
+    fig = figs[0]
+    atomic_write(path, lambda f: plots.quality_vs_compute(fig["lines"], fig["xlabel"], fig["accuracy"], f))
     return path, figs[0]["caption"]
 
 

@@ -252,8 +252,12 @@ def curve_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[
     p = req.protocol
     run_dir = Path(trained["checkpoint"]).parent
     ckpts = curve_checkpoints(run_dir, trained["steps"])
+    # a conditional arch's curve also follows its classifier accuracy: whether it still rises at the end of the
+    # budget says if more steps (or another split of them) would buy class fidelity
+    conditional = bool(getattr(arch_module(trained["arch"]), "CONDITIONAL", False))
+    classifier = p.classifier if conditional else "none"
     cfg = ScoreConfig(samples=str(ckpts[-1]), ref=p.ref, n=CURVE_N, ref_n=p.ref_n, seed=p.ref_seed, fid_ci=0,
-                      fid_inf=0, data_dir=req.data, classifier="none")  # fmt: skip
+                      fid_inf=0, data_dir=req.data, classifier=classifier, calibration_n=0)  # fmt: skip
     run = setup(cfg, device=None if req.device == "auto" else req.device)
     points = []
     for ckpt_path in ckpts:
@@ -263,8 +267,11 @@ def curve_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[
         ck = checkpoint.load(ckpt_path)
         # unrounded: a smoke run reaches its first checkpoint in well under a second
         seconds = float(ck.get("train_seconds", 0))
-        points.append({"step": int(ck["step"]), "train_seconds": round(seconds, 3), "train_minutes": seconds / 60,
-                       "fid": rec["metrics"]["fid"]})  # fmt: skip
+        point = {"step": int(ck["step"]), "train_seconds": round(seconds, 3), "train_minutes": seconds / 60,
+                 "fid": rec["metrics"]["fid"]}  # fmt: skip
+        if rec["metrics"].get("classifier_accuracy") is not None:
+            point["classifier_accuracy"] = rec["metrics"]["classifier_accuracy"]
+        points.append(point)
     curve = {
         "kind": KIND,
         "schema": 1,
@@ -275,6 +282,7 @@ def curve_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[
         "recipe": trained.get("recipe"),
         "calibration": calibration(name, p.preset, trained.get("recipe")),
         "n": CURVE_N,
+        "classifier": classifier,
         "reference": {
             k: rec["reference"].get(k) for k in ("source", "n", "subset", "content_sha256", "origin")
         },
