@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/bench_train.py [--steps 20] [--warmup 3] [--preset cpu] [--device cpu]
                                                [--archs dcgan,cgan,...] [--threads N] [--data DIR]
+                                               [--set KEY=VALUE ...]
 
 Each arch runs in its own process: the model from --preset (cpu: the widths `ganbench train --preset cpu`
 trains on a CPU; paper: the full models, for a GPU) at --batch-size 64, --warmup untimed steps, then --steps
 timed ones of the model's own step() (n_dis D updates + one G update) on batches from the training sampler.
-Real images/s counts the real images D saw (n_dis x batch per step), as log.csv's img_per_s does. After the
+Real images/s counts the real images D saw (n_dis x batch per step), as log.csv's img_per_s does. --set
+changes a model setting of every arch timed (a recipe screen's cost beside its preset's: run it once with and
+once without, one arch, back to back). After the
 timing, one sample render of the 1,000 fixed latents (what every sample step does, in batches of 500). Peak
 RSS (ru_maxrss of the child) is read after the timed steps ("train": data in memory, models, optimisers,
 activations) and again after the render ("+render": the whole training process).
@@ -51,7 +54,8 @@ def worker(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     trainer, model_settings = BENCHMARK_ARCHS[args.worker]
     arch = arch_module(trainer)
-    cfg, s = settings.fresh(arch, args.preset, dict(model_settings), {"batch_size": args.batch_size})
+    model = dict(model_settings) | settings.parse_set(args.worker, arch.Config, tuple(args.sets))
+    cfg, s = settings.fresh(arch, args.preset, model, {"batch_size": args.batch_size})
     device = pick_device(args.device)
     cuda = device.type == "cuda"
     if args.data:
@@ -121,6 +125,8 @@ def main() -> None:
     ap.add_argument("--archs", default=",".join(ARCHS), help="comma-separated subset of " + ",".join(ARCHS))
     ap.add_argument("--threads", type=int, default=None, help="torch threads per child [default: torch's]")
     ap.add_argument("--data", default=None, help="a real CIFAR-10 copy instead of random images of its size")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="a model setting for every arch timed, as `ganbench train --set`")  # fmt: skip
     ap.add_argument("--json", action="store_true", help="print the rows as JSON too")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -132,11 +138,23 @@ def main() -> None:
     unknown = sorted(set(archs) - set(ARCHS))
     if unknown:
         ap.error(f"unknown arch(s) {', '.join(unknown)}; choose from {', '.join(ARCHS)}")
+    if args.sets:  # a bad --set is one line here, not a traceback per arch
+        sys.path.insert(0, str(REPO))
+        from ganbench.errors import UserError
+        from trainers import settings
+        from trainers.registry import BENCHMARK_ARCHS, arch_module
+
+        for name in archs:
+            try:
+                settings.parse_set(name, arch_module(BENCHMARK_ARCHS[name][0]).Config, tuple(args.sets))
+            except UserError as e:
+                ap.error(str(e))
     load0 = os.getloadavg()
     print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs; load average at start {load0[0]:.2f} / "
           f"{load0[1]:.2f} / {load0[2]:.2f} (1/5/15 min; shared machine: other work slows these numbers)")  # fmt: skip
     print(f"preset {args.preset}, batch {args.batch_size}, {args.warmup} warm-up + {args.steps} timed steps, "
-          f"device {args.device}, one process per arch", flush=True)  # fmt: skip
+          f"device {args.device}, one process per arch" + "".join(f", --set {kv}" for kv in args.sets),
+          flush=True)  # fmt: skip
     rows, t_all = [], time.perf_counter()
     for arch in archs:
         cmd = [sys.executable, __file__, "--worker", arch, "--steps", str(args.steps), "--warmup",
@@ -144,6 +162,7 @@ def main() -> None:
                "--device", args.device]  # fmt: skip
         cmd += ["--threads", str(args.threads)] if args.threads else []
         cmd += ["--data", args.data] if args.data else []
+        cmd += [x for kv in args.sets for x in ("--set", kv)]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         if proc.returncode != 0:
             print(f"{arch}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
