@@ -114,6 +114,14 @@ class Config:
 #     d_cond=projection, d_mismatch=0.5, hinge     | 198.1  | 0.295          | 0.93 (collapsed)
 #   So the preset stays as it is: with this BN discriminator every projection + d_mismatch variant collapsed
 #   by step 3,000 (the last three: recall 0, all 10 classes flagged), and the best accuracy gain was 0.07.
+#   Later screens, same protocol (benchmarks/screen.py, AVX-512 2-core VMs, 2026-12-07), with SNGAN's recipe for
+#   D (spectral norm instead of BN, hinge loss, projection; d_mbstd kept):
+#     option                                       | 1k FID | classifier acc | near-dup
+#     d_class_std=true                             | 203.7  | 0.228          | 0.34
+#     d_cond=projection, d_norm=spectral, hinge    | 263.9  | 0.143          | 1.00 (one image per class)
+#       + Adam beta1 0, beta2 0.9 (SNGAN's)        | 138.4  | 0.166          | 0.54 (at step 2,000: 168.9, 0.255)
+#   Projection buys FID early with either normalisation but not label use: no option in either table beat the
+#   label plane's accuracy at 3,000 steps, so the benchmark's cgan row runs this preset.
 # - The benchmark's hour (`ganbench benchmark --archs cgan --minutes 60`, AMD EPYC AVX-512 2-core VM, ~274
 #   img/s, stopped at step 15,394): FID 92.73 [92.1, 93.4], classifier accuracy 0.352, near-duplicate rate
 #   0.23, 6 classes flagged; the earlier hour's 83.8 at step 15,443 (same recipe, another VM) was not reproduced.
