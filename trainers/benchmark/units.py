@@ -149,7 +149,7 @@ def score_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[
          f"against {p.ref_n} {p.ref} (subset seed {p.ref_seed})")  # fmt: skip
     # --device reaches the sampling and the networks (the .pt path loader alone takes CUDA when present)
     t0, stages = time.time(), Stages()
-    run = setup(cfg, device=None if req.device == "auto" else req.device)
+    run = setup(cfg, device=_scoring_device(req))
     with stages("load_samples"):
         samples = checkpoint_source(cfg.samples, cfg.samples, p.n, p.ref_seed, device=req.device)
     record = score_images(run, samples, stages=stages, t0=t0)
@@ -178,6 +178,11 @@ def score_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[
         return [dest]
 
     return write_record(record, req.out / "results", beside=place_grid)
+
+
+def _scoring_device(req: Request) -> str | None:
+    """The networks' device for scoring: None lets the scorer pick (CUDA when present) for --device auto."""
+    return None if req.device == "auto" else req.device
 
 
 def store_grid(src: Path, out: Any) -> None:
@@ -258,7 +263,7 @@ def curve_unit(req: Request, name: str, trained: dict[str, Any], echo: Callable[
     classifier = p.classifier if conditional else "none"
     cfg = ScoreConfig(samples=str(ckpts[-1]), ref=p.ref, n=CURVE_N, ref_n=p.ref_n, seed=p.ref_seed, fid_ci=0,
                       fid_inf=0, data_dir=req.data, classifier=classifier, calibration_n=0)  # fmt: skip
-    run = setup(cfg, device=None if req.device == "auto" else req.device)
+    run = setup(cfg, device=_scoring_device(req))
     points = []
     for ckpt_path in ckpts:
         echo(f"{name} seed {trained['seed']}: quality curve, {CURVE_N} samples of {ckpt_path.name}")
