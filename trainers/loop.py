@@ -195,8 +195,9 @@ def _train(
             metrics = arch.step(nets, cfg, sampler, it)
             if nets.G_ema is not None:  # here, not in each step(): every model's EMA follows the same rule
                 ema_update(nets.G_ema, nets.G, cfg.ema_decay if it >= cfg.ema_start else 0.0)
-            busy += time.perf_counter() - t0
-            stepped += time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            busy += took
+            stepped += took
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + v
             n_summed += 1

@@ -58,9 +58,10 @@ def figures(curves: list[dict]) -> list[dict]:
             label = str(c.get("name", "?")) + (
                 f" (seed {c['seed']})" if c.get("seed") not in (0, None) else ""
             )
-            lines[label] = [(s, s * sps / 60 if calibrated else m, f) for s, m, f in c["_points"]]
+            per_step = sps if calibrated else None
+            lines[label] = _on_axis(c["_points"], per_step)
             if c.get("_accuracy"):
-                accuracy[label] = [(s, s * sps / 60 if calibrated else m, a) for s, m, a in c["_accuracy"]]
+                accuracy[label] = _on_axis(c["_accuracy"], per_step)
         first = group[0]
         ref = first.get("reference") or {}
         sub = ref.get("subset") or {}
@@ -94,6 +95,13 @@ def figures(curves: list[dict]) -> list[dict]:
             )
         out.append({"lines": lines, "accuracy": accuracy, "caption": caption, "xlabel": xlabel})
     return out
+
+
+def _on_axis(points: list[tuple], seconds_per_step: float | None) -> list[tuple]:
+    """(step, measured minutes, value) -> (step, reference-machine minutes, value); None keeps the measured."""
+    if seconds_per_step is None:
+        return list(points)
+    return [(s, s * seconds_per_step / 60, v) for s, _, v in points]
 
 
 def _seconds_per_step(c: dict) -> float | None:

@@ -133,7 +133,7 @@ def compute_figure(store: Path) -> tuple[Path, str] | None:
     path = store / CURVES / FIGURE
     fig = figs[0]
     atomic_write(path, lambda f: plots.quality_vs_compute(fig["lines"], fig["xlabel"], fig["accuracy"], f))
-    return path, figs[0]["caption"]
+    return path, fig["caption"]
 
 
 def _mean_sd(sp: S.Spread, spec: str) -> str:
