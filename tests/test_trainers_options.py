@@ -318,6 +318,19 @@ def test_lr_decay_is_linear_and_a_resumed_run_follows_it(fake_cifar: Path, tmp_p
     assert {float(r["lr_G"]) for r in plain} == {2e-4}
 
 
+def test_wgan_gp_ema_is_off_as_the_paper_and_averages_g_when_set(fake_cifar: Path, tmp_path: Path) -> None:
+    """The EMA generator a recipe screen can turn on: samples come from it, and it lags G after ema_start."""
+    args = ["wgan-gp", "--preset", "smoke", "--data", fake_cifar, "--steps", 3]
+    plain = checkpoint.load(run_train(*args, "--out", tmp_path / "a") / "ckpt-3.pt")
+    assert plain["G_ema"] is None
+    ema = checkpoint.load(
+        run_train(*args, "--set", "ema_decay=0.5", "--set", "ema_start=1", "--out", tmp_path / "b") / "ckpt-3.pt"
+    )
+    assert ema["model_args"]["ema_decay"] == 0.5 and ema["G_ema"] is not None
+    floats = [k for k, v in ema["G"].items() if v.is_floating_point() and "running" not in k]
+    assert any(not torch.equal(ema["G"][k], ema["G_ema"][k]) for k in floats)
+
+
 def test_prune_keeps_the_newest_and_later_ones(tmp_path: Path) -> None:
     for step in range(1, 7):
         (tmp_path / f"ckpt-{step}.pt").write_bytes(b"x")

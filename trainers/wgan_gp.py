@@ -34,6 +34,8 @@ class Config:
     beta1: float = 0.0  # Adam beta1
     beta2: float = 0.9  # Adam beta2
     n_dis: int = 5  # critic updates per G update (n_critic)
+    ema_decay: float = 0.0  # decay of an EMA copy of G that samples are drawn from (0: no EMA, as the paper)
+    ema_start: int = 0  # before this step the EMA copy just tracks G
 
 
 # "cpu" (~1 hour on 2 CPU cores): width 32 as DCGAN's cpu preset (G 0.43M, critic 0.17M parameters). Each G
