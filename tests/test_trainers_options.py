@@ -324,7 +324,8 @@ def test_wgan_gp_ema_is_off_as_the_paper_and_averages_g_when_set(fake_cifar: Pat
     plain = checkpoint.load(run_train(*args, "--out", tmp_path / "a") / "ckpt-3.pt")
     assert plain["G_ema"] is None
     ema = checkpoint.load(
-        run_train(*args, "--set", "ema_decay=0.5", "--set", "ema_start=1", "--out", tmp_path / "b") / "ckpt-3.pt"
+        run_train(*args, "--set", "ema_decay=0.5", "--set", "ema_start=1", "--out", tmp_path / "b")
+        / "ckpt-3.pt"
     )
     assert ema["model_args"]["ema_decay"] == 0.5 and ema["G_ema"] is not None
     floats = [k for k, v in ema["G"].items() if v.is_floating_point() and "running" not in k]
