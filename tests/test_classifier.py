@@ -89,6 +89,26 @@ def test_unknown_or_tampered_file_is_refused(weight_files, tmp_path):
         C.identify(tmp_path / "missing.th")
 
 
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"",
+        b"\x85",
+        b"\x80\x02}q\x00",
+        b"PK\x03\x04 not a zip",
+        bytes(np.random.default_rng(0).integers(0, 256, 256)),
+    ],
+    ids=["empty", "tuple1-on-empty-stack", "truncated-pickle", "bad-zip", "random"],
+)
+def test_junk_of_any_kind_is_one_user_error(tmp_path, junk):
+    """Whatever the unpickler raises on bytes that are not a checkpoint (b"\\x85": IndexError), it is the
+    one 'matches no known file' error, never a traceback."""
+    path = tmp_path / "junk.pt"
+    path.write_bytes(junk)
+    with pytest.raises(UserError, match="matches no known file"):
+        C.identify(path)
+
+
 def test_own_checkpoint_is_accepted(tmp_path):
     net = N.CifarResNet(20)
     path = tmp_path / "mine.pt"

@@ -15,12 +15,10 @@ is accepted by its self-description and recorded by its full sha256.
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 import sys
 import tempfile
 import urllib.request
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
     from ganbench.extractors.classifier_net import CifarResNet
 
 # torch.load of a file that is not (or no longer) a torch checkpoint: bad pickle, bad zip, short file.
-TORCH_LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile)
 
 # Bump when anything that changes the probabilities for the same weights changes (cache keys use it).
 CLASSIFIER_VERSION = 1
@@ -92,7 +89,9 @@ def identify(path: Path) -> ResolvedClassifier:
 
     try:  # weights_only: an unknown file is parsed as tensors and plain containers only, never run
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except TORCH_LOAD_ERRORS:  # not a torch file, or a damaged one: it matches nothing (the error below)
+    # Not a torch file, or a damaged one: it matches nothing (the error below). Any exception: the unpickler
+    # fed arbitrary bytes raises IndexError, KeyError, TypeError... as well as UnpicklingError.
+    except Exception:
         ckpt = None
     meta = ckpt.get(CUSTOM_KEY) if isinstance(ckpt, dict) else None
     if isinstance(meta, dict) and meta.get("arch") in ARCH_DEPTH and "state_dict" in ckpt:
