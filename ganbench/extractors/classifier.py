@@ -33,8 +33,6 @@ from ganbench.weights import file_hashes, offline, weights_dir
 if TYPE_CHECKING:
     from ganbench.extractors.classifier_net import CifarResNet
 
-# torch.load of a file that is not (or no longer) a torch checkpoint: bad pickle, bad zip, short file.
-
 # Bump when anything that changes the probabilities for the same weights changes (cache keys use it).
 CLASSIFIER_VERSION = 1
 CUSTOM_KEY = "ganbench_classifier"  # marks a checkpoint written by `ganbench classifier train`
@@ -87,10 +85,11 @@ def identify(path: Path) -> ResolvedClassifier:
             return ResolvedClassifier(path, spec.arch, sha256, "akamaster")
     import torch  # only for a file of no published hash: a known one needs no torch
 
-    try:  # weights_only: an unknown file is parsed as tensors and plain containers only, never run
+    # weights_only: an unknown file is parsed as tensors and plain containers only, never run. A file that is
+    # no torch checkpoint matches nothing (the error below), whatever the unpickler raises on its bytes
+    # (IndexError, KeyError, TypeError as well as UnpicklingError).
+    try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    # Not a torch file, or a damaged one: it matches nothing (the error below). Any exception: the unpickler
-    # fed arbitrary bytes raises IndexError, KeyError, TypeError... as well as UnpicklingError.
     except Exception:
         ckpt = None
     meta = ckpt.get(CUSTOM_KEY) if isinstance(ckpt, dict) else None
