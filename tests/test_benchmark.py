@@ -302,3 +302,27 @@ def test_curve_checkpoints_are_the_nearest_to_evenly_spaced_steps(tmp_path):
         "ckpt-2000.pt", "ckpt-6000.pt", "ckpt-8000.pt", "ckpt-12000.pt", "ckpt-14000.pt"]  # fmt: skip
     assert [p.name for p in curve_checkpoints(tmp_path, 4000, points=5)] == [
         "ckpt-2000.pt", "ckpt-4000.pt", "ckpt-6000.pt", "ckpt-8000.pt", "ckpt-10000.pt"]  # fmt: skip
+
+
+def test_readme_budget_table_is_the_cpu_presets_and_the_reference_rates() -> None:
+    """README's budget table (arch | real img/s | D updates per step | steps | real images) says what the cpu
+    presets train and what the compute figure's calibration uses: a preset retuned without it fails here."""
+    from trainers import settings
+    from trainers.benchmark.protocol import REFERENCE_MACHINE
+    from trainers.registry import BENCHMARK_ARCHS, arch_module
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0] in BENCHMARK_ARCHS and cells[2].isdigit():
+            rows[cells[0]] = cells
+    assert sorted(rows) == sorted(BENCHMARK_ARCHS)
+    for name, (trainer, model) in BENCHMARK_ARCHS.items():
+        cfg, s = settings.fresh(arch_module(trainer), "cpu", dict(model), {})
+        n_dis = int(getattr(cfg, "n_dis", 1))
+        ips, updates, steps, images = rows[name][1:]
+        assert int(re.search(r"\d+", ips).group()) == REFERENCE_MACHINE["real_img_per_s"][name], name
+        assert (int(updates), int(steps.split()[0].replace(",", ""))) == (n_dis, s.steps), name
+        assert images.startswith(f"{s.steps * n_dis * s.batch_size / 1e6:.2f}M"), name
+        assert s.ckpt_every * 5 == s.steps, f"{name}: the quality curve wants five evenly spaced checkpoints"

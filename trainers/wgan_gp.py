@@ -38,24 +38,31 @@ class Config:
     ema_start: int = 0  # before this step the EMA copy just tracks G
 
 
-# "cpu" (~1 hour on 2 CPU cores): width 32 as DCGAN's cpu preset (G 0.43M, critic 0.17M parameters). Each G
-# step costs 5 critic batches, each with the penalty's double backward: ~770 real img/s (~2.4 G steps/s)
-# measured by benchmarks/bench_train.py on 2 cores. 8,500 steps x 5 x 64 = 2.7M real images (~54 epochs),
-# ~60 min; minutes=60 ends it there on a slower machine.
-# - The hour (`ganbench benchmark --archs wgan-gp --minutes 60`, AVX-512 2-core VM, ~1,007 img/s, all 8,500
-#   steps in 45 min): FID 93.14 [92.4, 94.4] with 10k samples vs a seeded 10k cifar10-train subset (target
-#   < 138.3 met, moonshot < 80 missed), precision 0.44, recall 0.05, near-duplicate rate 0.019. Not yet
-#   screened: the paper's width 64, two learning rates.
+# "cpu" (~1 hour on 2 CPU cores): width 32 as DCGAN's cpu preset (G 0.43M, critic 0.17M parameters), 2 critic
+# updates per G step, each with the penalty's double backward. minutes=60 ends it on a much slower machine.
+# - The pre-seeds hour (n_dis 5, 8,500 steps in 45 min on an AVX-512 VM, `--minutes 60`): FID 93.14 [92.4, 94.4]
+#   with 10k samples vs a seeded 10k cifar10-train subset, recall 0.05.
+# - Screens at a third of the budget (`benchmarks/screen.py wgan-gp`, AVX-512 2-core VM, 2026-12-07, seed 0;
+#   1k-sample FID vs the 10k subset; minutes in the training steps): at equal minutes, 2 critic updates beat 5
+#   and an EMA generator (decay 0.998 from step 300) did not help at this length. A G step with n_dis 2 costs
+#   1/2.27 of one with n_dis 5 (0.177 vs 0.40 s), so the n_dis 5 preset's 4,200 steps become 9,500.
+#     option                 | steps | train min | 1k FID | near-dup | recall
+#     n_dis 5 (old preset)   | 1,400 |  9.4 *   | 209.5  | 0.40     | 0.007
+#     n_dis 5, EMA 0.998     | 1,400 |  9.4     | 242.4  | 0.58     | 0.000
+#     n_dis 2 (this preset)  | 3,300 | 10.0     | 196.7  | 0.29     | 0.001
+#     n_dis 2                | 4,400 | 13.0     | 174.4  | 0.11     | 0.007
+#   * its clock ran on through a pause of the job; the EMA run's minutes (same cost per step) stand in.
 PRESETS: dict[str, dict[str, object]] = {
     "smoke": dict(g_ch=8, d_ch=8, steps=2, batch_size=8, sample_every=2, ckpt_every=2, log_every=1),
     "cpu": dict(
         g_ch=32,
         d_ch=32,
-        steps=4_200,  # ~60 min at bench_train.py's 374 real img/s (README: Benchmark)
+        n_dis=2,
+        steps=9_500,  # ~60 min at the reference machine's ~340 real img/s at n_dis 2 (README: Benchmark)
         minutes=60,
         batch_size=64,
         sample_every=500,
-        ckpt_every=840,  # steps / 5: the quality curve's five checkpoints
+        ckpt_every=1_900,  # steps / 5: the quality curve's five checkpoints
         log_every=25,
     ),
     # The paper's CIFAR-10 setting: batch 64, 100k generator iterations.

@@ -43,7 +43,9 @@ REFERENCE_MACHINE = {
         "acgan": 159,
         "biggan": 45,
         "biggan-aux": 40,
-        "wgan-gp": 374,
+        # 374 at n_dis 5 there; the preset's n_dis 2 takes 2.27x the G steps per second (step times of the
+        # screens in trainers/wgan_gp.py, AVX-512 VM): 374 x 2.27 x 2 / 5 real images per second
+        "wgan-gp": 340,
     },
 }
 
