@@ -78,11 +78,10 @@ def resolve(path: str | Path) -> Path:
 def load(path: str | Path) -> dict[str, Any]:
     """Load a trainer checkpoint (file or run folder) on the CPU with weights_only=True."""
     path = resolve(path)
+    # Any exception: on arbitrary bytes the unpickler raises IndexError, KeyError... as well as its own errors.
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        Exception
-    ) as e:  # the unpickler raises IndexError, KeyError... on arbitrary bytes, not only its own
+    except Exception as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise UserError(f"{path} is not a readable checkpoint ({reason})") from None
     if not isinstance(ckpt, dict) or "arch" not in ckpt or "model_args" not in ckpt:
