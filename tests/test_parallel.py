@@ -184,27 +184,37 @@ def test_generator_shards_under_two_processes_give_one_process_images(kind, n, b
 
 LEAVE_SCRIPT = """
 import atexit
+import os
+import time
 import numpy as np
 import torch.distributed as td
 from ganbench import parallel
 
 # registered first, so it runs last of the exit handlers: after ganbench's own
-atexit.register(lambda: print(f"rank {td.get_rank() if td.is_initialized() else '?'} in the group at exit: "
-                              f"{td.is_initialized()}", flush=True))
+atexit.register(lambda: print(f"rank {os.environ['RANK']} in the group at exit: {td.is_initialized()}, "
+                              f"left at {time.time():.3f}", flush=True))
 parallel.init_from_env()
 assert parallel.gather_rows(np.zeros((1, 2))).shape == (2, 2)
+if parallel.is_main():  # rank 0's own last work (writing the record) after the last collective
+    time.sleep(2)
+    print(f"rank 0 done at {time.time():.3f}", flush=True)
 """
 
 
 def test_a_rank_leaves_the_group_before_the_interpreter_exits(tmp_path: Path) -> None:
     """A gloo rank still in its process group at interpreter exit can abort (exit -6: "terminate called
     without an active exception") after its work is done, failing the torchrun command now and then; the
-    group joined by init_from_env is left at a normal exit."""
+    group joined by init_from_env is left at a normal exit, by all ranks together: rank 1, with nothing left
+    to do, waits for rank 0's last writes before it shuts the group down."""
     script = tmp_path / "leave.py"
     script.write_text(LEAVE_SCRIPT)
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     done = run_or_fail(launcher + [str(script)], dict(os.environ, OMP_NUM_THREADS="1"), 120, "leave.py")
-    assert done.stdout.count("in the group at exit: False") == 2, done.stdout + done.stderr[-2000:]
+    said = done.stdout + done.stderr[-2000:]
+    assert done.stdout.count("in the group at exit: False") == 2, said
+    rank0_done = float(done.stdout.split("rank 0 done at ")[1].split()[0])
+    rank1_left = float(done.stdout.split("rank 1 in the group at exit: False, left at ")[1].split()[0])
+    assert rank1_left >= rank0_done, said
 
 
 # --- which CUDA device a rank uses (no GPU needed: torch.cuda's answers are faked) --------------------------
