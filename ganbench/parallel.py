@@ -87,10 +87,9 @@ def _leave() -> None:
     it can abort ("terminate called without an active exception", exit -6) after its work is done, and
     torchrun then fails the whole command. The gloo ranks first wait for each other (a barrier, as the trainers
     do before their teardown): without it the two-rank scoring of a DDP-wrapped generator aborted in 4 of 30
-    runs beside a busy scoring job, with it in none of 30. Not after an
-    uncaught error: the other ranks may be inside a collective this one will never join, and leaving could
-    then wait on them; a barrier that fails (a dead peer, or one still busy after LEAVE_TIMEOUT) leaves the
-    group as it is, as before."""
+    runs beside a busy scoring job, with it in none of 30. Not after an uncaught error: the other ranks may be
+    inside a collective this one will never join, and leaving could then wait on them; a barrier that fails (a
+    dead peer, or one still busy after LEAVE_TIMEOUT) leaves the group as it is, as before."""
     import torch.distributed as td
 
     if getattr(sys, "last_value", None) is not None or not (td.is_available() and td.is_initialized()):
