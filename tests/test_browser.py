@@ -184,6 +184,7 @@ def test_seeded_rows_marks_grid_and_compute_figure_in_the_browser(driver, tmp_pa
         *(seeded("biggan", v, i) for i, v in enumerate([40.0, 41.0, 42.0])),
         *(seeded("cgan", v, i) for i, v in enumerate([41.5, 44.0, 39.0])),
         seeded("dcgan", 60.0, 0),
+        *(seeded("wgan", v, i) for i, v in enumerate([62.0, 63.0, 64.0])),
         make_record("mine", 70.0, ci=(69.0, 71.0)),
     ]
     store = tmp_path / "results"
@@ -200,13 +201,13 @@ def test_seeded_rows_marks_grid_and_compute_figure_in_the_browser(driver, tmp_pa
     index = build_site(store, tmp_path / "site").index
 
     _open(driver, index.as_uri())
-    ranked = ["acgan", "biggan", "cgan", "dcgan", "mine"]
-    one = "1 seed: ranking not tested"
-    assert _models(driver) == ranked and _marks(driver) == ["", "", "≈", one, one]
+    ranked = ["acgan", "biggan", "cgan", "dcgan", "wgan", "mine"]
+    one, above = "1 seed: ranking not tested", "row above: 1 seed, not tested"
+    assert _models(driver) == ranked and _marks(driver) == ["", "", "≈", one, above, ""]
     _click_header(driver, "fid")  # descending: each row against its new neighbour above
-    assert _models(driver) == ranked[::-1] and _marks(driver) == ["", one, one, "≈", ""]
+    assert _models(driver) == ranked[::-1] and _marks(driver) == ["", "", one, above, "≈", ""]
     _click_header(driver, "model")
-    assert _marks(driver) == [""] * 5
+    assert _marks(driver) == [""] * 6
     n, broken = _broken_images(driver)
     assert n == 1 and broken == []  # the compute figure
     assert "Quality against compute" in driver.page_source and _console_errors(driver) == []

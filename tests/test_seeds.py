@@ -64,15 +64,23 @@ def test_leaderboard_groups_seeds_into_one_row_and_marks_from_their_spread():
         *(seeded("biggan", v, i) for i, v in enumerate([40.0, 41.0, 42.0])),  # far from acgan: ranked
         *(seeded("cgan", v, i) for i, v in enumerate([41.5, 44.0, 39.0])),  # overlaps biggan: ≈
         seeded("dcgan", 60.0, 0),  # one seed
+        *(seeded("wgan", v, i) for i, v in enumerate([62.0, 63.0, 64.0])),  # under a one-seed row
         make_record("mine", 70.0, ci=(69.0, 71.0)),
+        make_record("yours", 75.0, ci=(74.0, 76.0)),
     ]
-    (g,) = L.build_groups(recs)
+    (g,) = L.build_groups(recs[:-1])
     assert [(r.model, r.tags, r.mark_above) for r in g.rows] == [
         ("acgan", ["3 seeds"], ""),
         ("biggan", ["3 seeds"], ""),
         ("cgan", ["3 seeds"], "≈"),
         ("dcgan", ["1 seed"], S.ONE_SEED),
-        ("mine", [], S.ONE_SEED),
+        ("wgan", ["3 seeds"], S.ABOVE_ONE_SEED),  # the untested pair is dcgan's one seed, said from below
+        ("mine", [], ""),  # 70 is outside wgan's t-interval of the mean, 63 ± 2.5
+    ]
+    (g,) = L.build_groups([r for r in recs if L.model_name(r) not in ("wgan", "mine")])
+    assert [(r.model, r.mark_above) for r in g.rows][-2:] == [
+        ("dcgan", S.ONE_SEED),
+        ("yours", S.ABOVE_ONE_SEED),
     ]
     assert g.rows[0].fid() == 31.0 and g.rows[2].fid() == pytest.approx(41.5)
 
@@ -104,6 +112,7 @@ def test_benchmark_table_aggregates_seeds_and_marks_rows(tmp_path):
         "biggan": [seeded("biggan", v, i, acc=0.3) for i, v in enumerate([40.0, 41.0, 42.0])],
         "cgan": [seeded("cgan", v, i, acc=0.3) for i, v in enumerate([41.5, 44.0, 39.0])],
         "dcgan": [seeded("dcgan", 60.0, 0)],
+        "wgan-gp": [seeded("wgan-gp", v, i) for i, v in enumerate([62.0, 63.0, 64.0])],
     }
     protocol = B.Protocol(preset="cpu", minutes=None, n=1000, ref_n=1000, fid_ci=0)
     req = B.Request(tuple(recs), protocol, tmp_path, seeds=(0, 1, 2))
@@ -117,7 +126,8 @@ def test_benchmark_table_aggregates_seeds_and_marks_rows(tmp_path):
     sd = math.sqrt(((41.5 - 41.5) ** 2 + 2.5**2 + 2.5**2) / 2)
     assert rows["cgan"][1:4] == ["3", f"41.50 ± {sd:.2f}", "≈"]
     assert rows["dcgan"][1:4] == ["1", "60.00", S.ONE_SEED]
-    assert list(rows) == ["acgan", "biggan", "cgan", "dcgan"]  # by mean FID
+    assert rows["wgan-gp"][1:4] == ["3", "63.00 ± 1.00", S.ABOVE_ONE_SEED]
+    assert list(rows) == ["acgan", "biggan", "cgan", "dcgan", "wgan-gp"]  # by mean FID
     assert "- cgan: seed 0: 41.50" in table and "seed 2: 39.00" in table
     assert "subset seed 0, the same for every training seed" in table
 

@@ -188,10 +188,15 @@ class Row:
     tags: list[str]  # "best", "latest", "3 seeds"
     step: int | None
     rank: int = 0  # by FID within its group, 1 = best
-    # vs the row ranked just above: "" ranked, "≈" not separated, S.ONE_SEED (a one-seed training record)
+    # vs the row ranked just above: "" ranked, "≈" not separated, S.ONE_SEED (a one-seed training record),
+    # S.ABOVE_ONE_SEED (the row above is one)
     mark_above: str = ""
     seeds: list[dict] | None = None  # records that differ only in the training seed, one per seed
     marks: dict[int, str] = field(default_factory=dict)  # other row's rank -> mark, where this row is seeded
+
+    @property
+    def one_seed(self) -> bool:
+        return bool(self.seeds) and len(self.seeds) == 1
 
     @property
     def overlaps_above(self) -> bool:
@@ -223,7 +228,7 @@ def pair_mark(a: Row, b: Row) -> str:
     """Whether two rows' FID order is significant (symmetric). Records that name a training seed are judged by
     the seeds' spread (Welch's t on the per-seed FIDs; a lone seed is not tested); other records by whether
     their bootstrap intervals overlap."""
-    if (a.seeds and len(a.seeds) == 1) or (b.seeds and len(b.seeds) == 1):
+    if a.one_seed or b.one_seed:
         return S.ONE_SEED
     if a.seeds and b.seeds:
         fa, fb = (list(S.spread(r.seeds, RANK_KEY).values.values()) for r in (a, b))
@@ -263,7 +268,7 @@ def build_groups(records: list[dict]) -> list[Group]:
         for i, row in enumerate(g.rows):
             row.rank = i + 1
             if i:
-                row.mark_above = pair_mark(g.rows[i - 1], row)
+                row.mark_above = S.below_mark(pair_mark(g.rows[i - 1], row), row.one_seed)
         for row in g.rows:  # the page re-sorts: a seeded row carries its mark against every other row
             if row.seeds:
                 row.marks = {o.rank: m for o in g.rows if o is not row and (m := pair_mark(o, row))}

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from ganbench.results import get_path
 
 ALPHA = 0.05  # two-sided level of the between-seed test
-ONE_SEED = "1 seed: ranking not tested"
+ONE_SEED = "1 seed: ranking not tested"  # the row itself has one training seed
+ABOVE_ONE_SEED = "row above: 1 seed, not tested"  # a row of several seeds (or none) under a one-seed row
+
+
+def below_mark(mark: str, one_seed: bool) -> str:
+    """A pair's mark as the lower row shows it: the untested pair names which of the two has one seed."""
+    return ABOVE_ONE_SEED if mark == ONE_SEED and not one_seed else mark
 
 
 def training_seed(rec: dict) -> int | None:

@@ -35,6 +35,7 @@ MARK_TITLES = {  # the 'vs ↑' cell's tooltip; site.js carries the same texts f
     "": "",
     "≈": "not significantly different from the row above",
     S.ONE_SEED: "one training seed: retraining could change its rank against the row above",
+    S.ABOVE_ONE_SEED: "the row above has one training seed: retraining it could change the order",
 }
 
 
@@ -126,6 +127,7 @@ def index_context(records: list[dict], groups: list[L.Group], reported: list[dic
                     # a seeded row's mark against each other row (by data-index), for the page's re-sorting
                     "marks": json.dumps({o - 1: m for o, m in row.marks.items()}) if row.seeds else None,
                     "ci": None if row.seeds else L.ci_of(row.record),
+                    "one_seed": row.one_seed,
                     "page": "runs/" + page_name(row.model),
                     "measured": row.record.get("_measured"),
                     "warnings": row.record.get("warnings") or [],

@@ -144,11 +144,13 @@ def _mean_sd(sp: S.Spread, spec: str) -> str:
 
 def mark(upper: dict[str, S.Spread] | None, lower: dict[str, S.Spread]) -> str:
     """The 'vs ↑' cell: '≈' when the seeds do not separate the two rows' FID, 'ranked' when they do; a row of
-    one seed says it cannot be ranked, the top one included."""
+    one seed says it cannot be ranked, the top one included, and so does the row below it."""
     if lower["fid"].n < 2:
         return S.ONE_SEED
     if upper is None:
         return ""
+    if upper["fid"].n < 2:
+        return S.ABOVE_ONE_SEED
     a, b = list(upper["fid"].values.values()), list(lower["fid"].values.values())
     verdict = S.differ(a, b)
     return S.ONE_SEED if verdict is None else ("ranked" if verdict else "≈")

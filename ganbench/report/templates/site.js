@@ -13,7 +13,8 @@
   const TITLES = {
     "": "",
     "≈": "not significantly different from the row above",
-    "1 seed: ranking not tested": "one training seed: retraining could change its rank against the row above"
+    "1 seed: ranking not tested": "one training seed: retraining could change its rank against the row above",
+    "row above: 1 seed, not tested": "the row above has one training seed: retraining it could change the order"
   };
 
   function overlaps(a, b) {
@@ -22,11 +23,14 @@
   }
 
   // The mark between two rows: a seeded row carries its own against every other row (the seeds' test, made
-  // when the page was built); two plain rows compare their bootstrap intervals.
+  // when the page was built); two plain rows compare their bootstrap intervals. An untested pair names its
+  // one-seed row: the lower row says whether it is itself that row.
   function mark(above, row) {
-    if (row.dataset.marks) return JSON.parse(row.dataset.marks)[above.dataset.index] || "";
-    if (above.dataset.marks) return JSON.parse(above.dataset.marks)[row.dataset.index] || "";
-    return overlaps(above, row) ? "≈" : "";
+    let m;
+    if (row.dataset.marks) m = JSON.parse(row.dataset.marks)[above.dataset.index] || "";
+    else if (above.dataset.marks) m = JSON.parse(above.dataset.marks)[row.dataset.index] || "";
+    else m = overlaps(above, row) ? "≈" : "";
+    return m === "1 seed: ranking not tested" && !("oneSeed" in row.dataset) ? "row above: 1 seed, not tested" : m;
   }
 
   // The marks compare each row with the one displayed above it; they mean something only in FID order.
