@@ -145,15 +145,12 @@ def _mean_sd(sp: S.Spread, spec: str) -> str:
 def mark(upper: dict[str, S.Spread] | None, lower: dict[str, S.Spread]) -> str:
     """The 'vs ↑' cell: '≈' when the seeds do not separate the two rows' FID, 'ranked' when they do; a row of
     one seed says it cannot be ranked, the top one included, and so does the row below it."""
-    if lower["fid"].n < 2:
-        return S.ONE_SEED
+    one_seed = lower["fid"].n < 2
     if upper is None:
-        return ""
-    if upper["fid"].n < 2:
-        return S.ABOVE_ONE_SEED
+        return S.ONE_SEED if one_seed else ""
     a, b = list(upper["fid"].values.values()), list(lower["fid"].values.values())
     verdict = S.differ(a, b)
-    return S.ONE_SEED if verdict is None else ("ranked" if verdict else "≈")
+    return S.below_mark(S.ONE_SEED if verdict is None else ("ranked" if verdict else "≈"), one_seed)
 
 
 def benchmark_markdown(req: Request, records: dict[str, list[dict]], notes: Sequence[str] = ()) -> str:
