@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from trainers import losses
+from trainers.diffaug import diff_augment
 from trainers.gan import Batches, Nets, autocast, descend, frozen, random_labels
 from trainers.layers import (
     ClassBatchNorm,
@@ -62,6 +63,9 @@ class Config:
     # a second std feature beside d_mbstd's: each sample's spread over the batch's samples with its label
     # (layers.ClassStd), so a G that ignores the label shows too much variety within a label
     d_class_std: bool = False
+    diffaug: bool = False  # DiffAugment (color, translation, cutout) on all D sees (trainers/diffaug.py)
+    # init std of D's label plane (nn.Embedding's default N(0, 1) draws a 32x32 noise pattern per class)
+    d_plane_std: float = 1.0
 
     def __post_init__(self) -> None:
         if self.g_cond not in G_CONDS:
@@ -71,6 +75,8 @@ class Config:
         losses.check_d_options(self)
         if not 0.0 <= self.d_mismatch <= 1.0:
             raise ValueError(f"d_mismatch must be between 0 and 1, not {self.d_mismatch}")
+        if self.d_plane_std < 0:
+            raise ValueError(f"d_plane_std must be 0 or more, not {self.d_plane_std}")
 
 
 # The "cpu" preset: an hour on 2 CPU cores. minutes=60 ends it there on a slower or busier machine; the step
@@ -166,6 +172,8 @@ class Discriminator(nn.Module):
         self.input_label = cfg.d_cond in ("input", "both")
         if self.input_label:
             self.label_plane = nn.Embedding(cfg.n_classes, 32 * 32)
+            if cfg.d_plane_std != 1.0:  # redrawn only when set, so the default keeps its random stream
+                nn.init.normal_(self.label_plane.weight, 0.0, cfg.d_plane_std)
         spectral = cfg.d_norm == "spectral"
         self.features = dc_discriminator(3 + self.input_label, cfg.d_ch, norm="none" if spectral else "batch")
         self.mbstd = MinibatchStd(cfg.d_mbstd) if cfg.d_mbstd else None
@@ -198,6 +206,10 @@ class Discriminator(nn.Module):
 
 def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]:
     loss_fn_d, loss_fn_g = LOSSES[cfg.loss]
+
+    def d_input(images: Tensor) -> Tensor:
+        return diff_augment(images) if cfg.diffaug else images
+
     for _ in range(cfg.n_dis):
         x, y = batches()
         z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
@@ -205,7 +217,8 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
         with autocast(x.device, nets.precision):
             with torch.no_grad():
                 fake = nets.G(z, y_fake)
-            d_real, d_fake = nets.D(x, y), nets.D(fake, y_fake)
+            x = d_input(x)  # the same augmented reals for the mismatch term
+            d_real, d_fake = nets.D(x, y), nets.D(d_input(fake), y_fake)
         loss_d = loss_fn_d(d_real, d_fake)
         if cfg.d_mismatch:
             # a label guaranteed wrong; drawn only when on, so runs without it keep their random stream
@@ -219,7 +232,7 @@ def step(nets: Nets, cfg: Config, batches: Batches, it: int) -> dict[str, float]
     z = torch.randn(x.shape[0], cfg.z_dim, device=x.device)
     y_fake = random_labels(x.shape[0], cfg.n_classes, x.device)
     with autocast(x.device, nets.precision), frozen(nets.D):
-        d_gen = nets.D(nets.G(z, y_fake), y_fake)
+        d_gen = nets.D(d_input(nets.G(z, y_fake)), y_fake)
     loss_g = loss_fn_g(d_gen)
     descend(nets.opt_G, loss_g, nets.scaler_G)
     return {

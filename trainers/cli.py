@@ -50,7 +50,9 @@ def _echo(line: str) -> None:
 @click.option("--flip/--no-flip", default=None, help="Random horizontal flips of real images [default: on]")
 @click.option("--concat-test/--no-concat-test", default=None, help="Also train on the test split")
 @click.option("--aux/--no-aux", default=None, help="biggan: AC-BigGAN (auxiliary classifier head)")
-@click.option("--diffaug/--no-diffaug", default=None, help="biggan: DiffAugment color,translation,cutout")
+@click.option(
+    "--diffaug/--no-diffaug", default=None, help="cgan, biggan: DiffAugment color,translation,cutout"
+)
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile G and D")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[default: auto]")
 @click.option(
@@ -126,7 +128,8 @@ def train_command(
     for name, value in (("aux", aux), ("diffaug", diffaug)):
         if value is not None:
             if name not in module.Config.__dataclass_fields__:
-                raise UserError(f"--{name} applies to biggan only, not {arch}")
+                has = [a for a in ARCHS if name in arch_module(a).Config.__dataclass_fields__]
+                raise UserError(f"--{name} applies to {', '.join(has)} only, not {arch}")
             model[name] = value
     if lr is not None:
         model |= {"lr_g": lr, "lr_d": model.get("lr_d", lr)}
