@@ -137,7 +137,11 @@ def test_smoke_run_writes_a_complete_run_folder(smoke_runs: dict[str, Path], arc
             + ["--set", "d_mismatch=0.5", "--set", "d_class_std=true"],
         ),
         # the label plane's options: DiffAugment draws from the RNG, also for the mismatch term
-        ("cgan", ["--diffaug", "--set", "d_plane_std=0.02", "--set", "d_mismatch=0.5", "--set", "d_mbstd=2"]),
+        (
+            "cgan",
+            ["--diffaug", "--set", "d_plane_std=0.02", "--set", "g_embed_std=0.1"]
+            + ["--set", "d_mismatch=0.5", "--set", "d_mbstd=2"],
+        ),
         # every acgan option: the DCGAN nets, spectral norm, hinge, minibatch std, a class weight, EMA from step 2
         (
             "acgan",
@@ -235,8 +239,8 @@ def test_bad_settings_are_user_errors(data_dir: Path, tmp_path: Path) -> None:
     base = ["--preset", "smoke", "--data", data_dir, "--out", tmp_path]
     assert "biggan only" in user_error(invoke(train_command, ["dcgan", *base, "--aux"]))
     assert "cgan, biggan only" in user_error(invoke(train_command, ["acgan", *base, "--diffaug"]))
-    assert "d_plane_std must be" in user_error(
-        invoke(train_command, ["cgan", *base, "--set", "d_plane_std=-1"])
+    assert "g_embed_std must be" in user_error(
+        invoke(train_command, ["cgan", *base, "--set", "g_embed_std=-1"])
     )
     message = user_error(invoke(train_command, ["dcgan", *base, "--set", "width=3"]))
     assert "g_ch" in message and "z_dim" in message

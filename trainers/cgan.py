@@ -66,6 +66,9 @@ class Config:
     diffaug: bool = False  # DiffAugment (color, translation, cutout) on all D sees (trainers/diffaug.py)
     # init std of D's label plane (nn.Embedding's default N(0, 1) draws a 32x32 noise pattern per class)
     d_plane_std: float = 1.0
+    # init std of G's label embedding: at N(0, 1) its 50 numbers weigh half as much as z's 100 in G's input,
+    # enough for G to draw each class from the label alone and ignore z (acgan's one-hot label weighs 1/10)
+    g_embed_std: float = 1.0
 
     def __post_init__(self) -> None:
         if self.g_cond not in G_CONDS:
@@ -75,8 +78,9 @@ class Config:
         losses.check_d_options(self)
         if not 0.0 <= self.d_mismatch <= 1.0:
             raise ValueError(f"d_mismatch must be between 0 and 1, not {self.d_mismatch}")
-        if self.d_plane_std < 0:
-            raise ValueError(f"d_plane_std must be 0 or more, not {self.d_plane_std}")
+        for name in ("d_plane_std", "g_embed_std"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
 
 
 # The "cpu" preset: an hour on 2 CPU cores. minutes=60 ends it there on a slower or busier machine; the step
@@ -152,6 +156,8 @@ class Generator(nn.Module):
     def __init__(self, cfg: Config) -> None:
         super().__init__()
         self.embed = nn.Embedding(cfg.n_classes, cfg.embed_dim)
+        if cfg.g_embed_std != 1.0:  # redrawn only when set, so the default keeps its random stream
+            nn.init.normal_(self.embed.weight, 0.0, cfg.g_embed_std)
         self.net = dc_generator(cfg.z_dim + cfg.embed_dim, cfg.g_ch)
         dcgan_init(self.net)
         if cfg.g_cond == "cbn":
