@@ -141,6 +141,7 @@ PRESETS: dict[str, dict[str, object]] = {
         g_ch=64,
         d_ch=64,
         d_mbstd=4,
+        g_embed_std=0.1,
         steps=8_250,  # ~60 min at bench_train.py's 147 real img/s (README: Benchmark)
         minutes=60,
         batch_size=64,
